@@ -1,0 +1,78 @@
+"""What ChainedScheduler and SequentialLR share: their per-scheduler checks and nested state dicts.
+
+Both validate each wrapped scheduler in turn, all checks for index 0 before index 1 (so the first failing
+*scheduler* decides the error, as in torch), and both save the wrapped schedulers' state dicts inside
+their own.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from refimpl.optim._validation import Rule, Table
+
+
+def _is_reduce_on_plateau(scheduler: Any) -> bool:
+    # Imported on use: ReduceLROnPlateau's module imports the scheduler base, not this one.
+    try:
+        module = importlib.import_module("refimpl.lr_scheduler.reduce_lr_on_plateau")
+    except ModuleNotFoundError as e:  # not written yet: then nothing can be one
+        if e.name != "refimpl.lr_scheduler.reduce_lr_on_plateau":
+            raise
+        return False
+    return isinstance(scheduler, module.ReduceLROnPlateau)
+
+
+# Checked for each wrapped scheduler, over {"name", "index", "scheduler", "optimizer"}; the messages read
+# attributes through str.format, as torch's f-strings do.
+SCHEDULER_TABLE = Table(
+    (
+        Rule(
+            ("schedulers",),
+            lambda h: hasattr(h["scheduler"], "optimizer"),
+            "{name} at index {index} should have `optimizer` as its attribute.",
+            TypeError,
+        ),
+        Rule(
+            ("schedulers",),
+            lambda h: not _is_reduce_on_plateau(h["scheduler"]),
+            "{name} does not support `ReduceLROnPlateau` scheduler as it "
+            "requires additional kwargs to be specified when calling `step`, "
+            "but got one at index {index} in the given schedulers sequence.",
+        ),
+        Rule(
+            ("schedulers", "optimizer"),
+            lambda h: h["optimizer"] == h["scheduler"].optimizer,
+            "{name} expects all schedulers to belong to the same optimizer, but "
+            "got scheduler {scheduler.__class__.__name__} at index {index} has {scheduler.optimizer}, "
+            "which is different from {optimizer.__class__.__name__}.",
+        ),
+    )
+)
+
+
+def validate_schedulers(name: str, schedulers: Any, optimizer: Any) -> None:
+    for index, scheduler in enumerate(schedulers):
+        SCHEDULER_TABLE.validate(
+            {"name": name, "index": index, "scheduler": scheduler, "optimizer": optimizer}
+        )
+
+
+class NestedStateDict:
+    """``state_dict()`` holds each wrapped scheduler's ``state_dict()`` under ``_schedulers``."""
+
+    _schedulers: Any
+    __dict__: dict[str, Any]
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
+        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        schedulers = state_dict.pop("_schedulers")
+        self.__dict__.update(state_dict)
+        state_dict["_schedulers"] = schedulers  # leave the caller's dict as it was (pytorch/pytorch#32756)
+        for scheduler, saved in zip(self._schedulers, schedulers):
+            scheduler.load_state_dict(saved)

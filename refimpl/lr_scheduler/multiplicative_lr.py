@@ -1,0 +1,63 @@
+r"""MultiplicativeLR: each epoch multiplies the group's *current* lr by a user function of the epoch.
+
+Rule, in the docs' notation (:math:`\lambda` the group's ``lr_lambda``, :math:`t` = ``last_epoch``)::
+
+    eta_0 = eta_{-1}                         (the constructor's step leaves the lr as it is)
+    eta_t = eta_{t-1} * lambda(t)            for t >= 1
+
+Recursive ("chainable"): it reads ``group["lr"]``, so a user's change to it is kept and scaled from then on.
+torch has no ``_get_closed_form_lr``: ``step(epoch)`` sets ``last_epoch = epoch`` and multiplies the current
+lr by ``lambda(epoch)`` once.
+
+Where the reference meets torch's code rather than its docs:
+
+- The docs' summary ("Multiply the learning rate ... by the factor given in the specified function") does
+  not say that ``lambda(0)`` is never applied: the constructor's step returns the lr unchanged.
+- Unlike LambdaLR, every lambda is checked to be callable, after the length check (``TypeError``).
+- State dicts as LambdaLR's (functions saved as ``None``, callable objects as their ``__dict__``).
+"""
+
+from __future__ import annotations
+
+from refimpl.lr_scheduler.lambda_lr import (
+    LENGTH_RULE,
+    LambdaStateDict,
+    LrLambda,
+    lambda_hyper,
+    lambdas_per_group,
+)
+from refimpl.lr_scheduler.scheduler import LRScheduler, group_values
+from refimpl.optim._validation import Rule, Table
+from refimpl.optim.optimizer import Optimizer
+
+TABLE = Table(
+    (
+        LENGTH_RULE,
+        Rule(
+            ("lr_lambda",),
+            lambda h: h["non_callable"] is None,
+            "lr_lambda should be a function, but got {non_callable}",
+            TypeError,
+        ),
+    )
+)
+
+
+class MultiplicativeLR(LambdaStateDict, LRScheduler):
+    def __init__(
+        self, optimizer: Optimizer, lr_lambda: LrLambda | list[LrLambda], last_epoch: int = -1
+    ) -> None:
+        self.optimizer = optimizer
+        TABLE.validate(lambda_hyper(optimizer, lr_lambda))
+        self.lr_lambdas = lambdas_per_group(optimizer, lr_lambda)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        """``eta_{t-1} * lambda(t)`` per group; unchanged on the constructor's step."""
+        self._warn_if_outside_step()
+        if self._is_initial:
+            return group_values(self.optimizer, "lr")
+        return [
+            group["lr"] * fn(self.last_epoch)
+            for fn, group in zip(self.lr_lambdas, self.optimizer.param_groups, strict=True)
+        ]
