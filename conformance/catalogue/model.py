@@ -1,0 +1,176 @@
+"""What a conformance case is: a readable, content-addressed description of one run.
+
+A case says which optimizer (or scheduler) runs, with which hyperparameters, on which params and gradients,
+for how many steps, and which constructor options it is designed to make observable. The catalogue modules
+list cases; ``conformance.generate`` runs them through the reference; ``conformance.vectors`` stores
+the result.
+
+Ids are derived from content, never from position, so adding a case never renames another:
+``adam/amsgrad-wd0.1-maximize``, ``sgd/mom0.9-nesterov-lr-change``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# Short names used in case ids; any other option appears under its own name.
+ABBREVIATIONS = {
+    "weight_decay": "wd",
+    "momentum": "mom",
+    "dampening": "damp",
+    "decoupled_weight_decay": "decoupled",
+    "momentum_decay": "mdecay",
+    "initial_accumulator_value": "init_acc",
+    "line_search_fn": "ls",
+    "history_size": "hist",
+    "tolerance_grad": "tol_grad",
+    "tolerance_change": "tol_change",
+}
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, (tuple, list)):
+        return ",".join(_format_value(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def option_slug(options: Mapping[str, Any]) -> str:
+    """``{"amsgrad": True, "weight_decay": 0.1}`` -> ``amsgrad-wd0.1`` (flags by name, values appended)."""
+    parts = []
+    for name, value in options.items():
+        short = ABBREVIATIONS.get(name, name)
+        if value is True:
+            parts.append(short)
+        elif value is False:
+            parts.append(f"no_{short}")
+        else:
+            parts.append(f"{short}{_format_value(value)}")
+    return "-".join(parts)
+
+
+def seed_of(text: str) -> int:
+    """A 64-bit seed from a case id: the same case draws the same numbers wherever it is generated."""
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+
+
+def jsonable(value: Any) -> Any:
+    """Hyperparameters as JSON (tuples become lists; the loader turns optimizer lists back into tuples)."""
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return [jsonable(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class Gradients:
+    """How a fixed-gradient trajectory's gradients are drawn. They are stored in the vectors, so a candidate
+    in any language reads them and never needs this code.
+
+    ``pattern``:
+      - ``normal``: N(0, scale^2) per element.
+      - ``spike``: one step of gradients 1e3 x scale, then scale x 1e-3 (AMSGrad's max must hold the spike).
+      - ``flip``: a fixed magnitude whose sign alternates on most elements (Rprop's step-size shrink/grow).
+      - ``sparse``: row-sparse gradients, some rows repeated, some absent (SparseAdam, sparse Adagrad/SGD).
+    ``none_every``: param ``i`` has no gradient at step ``t`` when ``(t + i) % none_every == 0`` (never
+    param 0 at step 0), so "a param without a gradient is neither moved nor given state" is observable.
+    """
+
+    pattern: str = "normal"
+    scale: float = 1.0
+    none_every: int = 0
+
+    def slug(self) -> list[str]:
+        parts = [] if self.pattern == "normal" else [self.pattern]
+        if self.scale != 1.0:
+            parts.append(f"g{self.scale:g}")
+        if self.none_every:
+            parts.append(f"none{self.none_every}")
+        return parts
+
+
+@dataclass(frozen=True)
+class Group:
+    """One param group: the shapes of its params and the hyperparameters it overrides."""
+
+    shapes: tuple[tuple[int, ...], ...]
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+
+
+# The default params: a non-square matrix, a vector and a 0-d scalar (shapes a port tends to get wrong).
+DEFAULT_GROUPS = (Group(((3, 4), (5,), ())),)
+
+
+@dataclass(frozen=True)
+class OptimCase:
+    """One optimizer trajectory.
+
+    ``observes`` lists the constructor options (``name`` or ``name[i]`` for an element of a tuple option)
+    this case is designed to make observable: changing any of them changes the trajectory by far more than
+    a float32 tolerance (``tests/test_catalogue.py`` proves it for every case).
+    ``objective`` names a function in ``refimpl.objectives``; gradients are then computed at the current
+    params (LBFGS always). ``changes[t]`` assigns ``param_groups[g][key] = value`` before step ``t``.
+    """
+
+    optimizer: str
+    hyper: Mapping[str, Any]
+    observes: tuple[str, ...]
+    why: str
+    groups: tuple[Group, ...] = DEFAULT_GROUPS
+    gradients: Gradients = Gradients()
+    objective: str | None = None
+    steps: int = 30
+    changes: Mapping[int, tuple[tuple[int, str, Any], ...]] = field(default_factory=dict)
+    dtype: str = "float64"
+    tag: str = ""
+
+    @property
+    def id(self) -> str:
+        parts = [option_slug(self.hyper)] if self.hyper else ["default"]
+        if self.objective:
+            parts.append(self.objective)
+        else:
+            parts.extend(self.gradients.slug())
+        if len(self.groups) > 1:
+            parts.append(f"groups{len(self.groups)}")
+        if self.changes:
+            parts.append("changes")
+        if self.dtype != "float64":
+            parts.append(self.dtype)
+        if self.tag:
+            parts.append(self.tag)
+        return f"{self.optimizer.lower()}/{'-'.join(parts)}"
+
+    @property
+    def checkpoints(self) -> tuple[int, ...]:
+        """Steps after which the full optimizer state is stored, for single-step (teacher-forced) checks."""
+        return tuple(sorted({1, self.steps // 2, self.steps - 1}))
+
+    def describe(self) -> dict[str, Any]:
+        """The case as JSON: what a candidate in any language needs to rebuild the run."""
+        return {
+            "id": self.id,
+            "kind": "optimizer",
+            "optimizer": self.optimizer,
+            "hyper": jsonable(self.hyper),
+            "groups": [
+                {"shapes": jsonable(g.shapes), "overrides": jsonable(g.overrides)} for g in self.groups
+            ],
+            "dtype": self.dtype,
+            "steps": self.steps,
+            "objective": self.objective,
+            "gradients": None if self.objective else jsonable(self.gradients.__dict__),
+            "changes": {str(t): jsonable(c) for t, c in sorted(self.changes.items())},
+            "checkpoints": list(self.checkpoints),
+            "observes": list(self.observes),
+            "why": self.why,
+        }
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(json.dumps(self.describe(), sort_keys=True).encode()).hexdigest()[:16]

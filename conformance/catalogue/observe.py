@@ -1,0 +1,81 @@
+"""Proof that a case makes an option observable: perturb the option, rerun the reference, measure the change.
+
+A golden vector can only catch a wrong option if getting that option wrong changes the expected output by
+far more than any tolerance. ``observed_change`` measures exactly that, and ``tests/test_catalogue.py``
+demands it for every option every case claims to observe.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Any
+
+from conformance.catalogue.model import OptimCase
+from conformance.generate import run_optim_case
+from conformance.metrics import normwise_error
+
+# Constructor arguments that select an implementation and never change the math (torch's own docs say
+# so); no case needs to make them observable.
+IMPLEMENTATION_FLAGS = frozenset({"foreach", "fused", "capturable", "differentiable"})
+
+# String-valued (or None-able) options have no numeric neighbour: their alternatives are listed.
+ALTERNATIVES: dict[str, list[Any]] = {
+    "line_search_fn": [None, "strong_wolfe"],
+    "adjust_lr_fn": [None, "match_rms_adamw"],
+    "eps[0]": [None, 1e-3],  # Adafactor's eps1: None means "derive from the dtype"
+}
+
+
+def candidates(option: str, value: Any) -> list[Any]:
+    """Values to try in place of ``value``, nearest plausible mistake first."""
+    if option in ALTERNATIVES:
+        return [v for v in ALTERNATIVES[option] if v != value]
+    if isinstance(value, bool):
+        return [not value]
+    if isinstance(value, int):
+        return [value * 2, value + 1] if value else [1]
+    if isinstance(value, float):
+        if value == 0.0:
+            return [0.1]
+        if 0 < value < 1:
+            return [math.sqrt(value), value * 2, value / 2]
+        return [value * 2, value / 2]
+    raise TypeError(f"no perturbation for option {option} = {value!r}")
+
+
+def _get(hyper: dict[str, Any], option: str, defaults: dict[str, Any]) -> Any:
+    name, _, index = option.partition("[")
+    value = hyper.get(name, defaults[name])
+    return value[int(index[:-1])] if index else value
+
+
+def _set(hyper: dict[str, Any], option: str, value: Any, defaults: dict[str, Any]) -> dict[str, Any]:
+    name, _, index = option.partition("[")
+    out = dict(hyper)
+    if index:
+        items = list(hyper.get(name, defaults[name]))
+        items[int(index[:-1])] = value
+        out[name] = tuple(items)
+    else:
+        out[name] = value
+    return out
+
+
+def observed_change(case: OptimCase, option: str, defaults: dict[str, Any]) -> float:
+    """The largest trajectory change (norm-wise relative, over all steps and params) that a plausible wrong
+    value of ``option`` causes; 0.0 if every perturbed value is rejected by the constructor."""
+    base = run_optim_case(case).arrays
+    value = _get(dict(case.hyper), option, defaults)
+    best = 0.0
+    for wrong in candidates(option, value):
+        mutated = replace(case, hyper=_set(dict(case.hyper), option, wrong, defaults))
+        try:
+            arrays = run_optim_case(mutated).arrays
+        except (ValueError, RuntimeError, TypeError):
+            continue  # not a valid value of this option here: try the next
+        best = max(
+            best,
+            max(normwise_error(arrays[k], base[k]) for k in base if k.startswith("params/")),
+        )
+    return best

@@ -1,0 +1,69 @@
+"""``optconf``: the command line. ``optconf vectors generate|verify|list``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from conformance.catalogue import optimizer_cases
+from conformance.vectors import DEFAULT_DIR
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from conformance.generate import vector_files, versions
+    from conformance.vectors import write_atomically
+
+    start = time.perf_counter()
+    cases = optimizer_cases()
+    files = vector_files(cases)
+    size = write_atomically(Path(args.dir), files, versions())
+    elapsed = time.perf_counter() - start
+    print(f"wrote {len(cases)} cases in {len(files)} files to {args.dir}: ", end="")
+    print(f"{size / 1e6:.2f} MB in {elapsed:.1f} s")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from conformance.verify import verify
+
+    problems = verify(Path(args.dir))
+    for line in problems:
+        print(line, file=sys.stderr)
+    if problems:
+        print(f"vectors in {args.dir}: {len(problems)} problem(s)", file=sys.stderr)
+        return 1
+    print(f"vectors in {args.dir}: intact and reproduced by the reference")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    for case in optimizer_cases(args.filter):
+        print(f"{case.id}\n    observes: {', '.join(case.observes)}\n    why: {case.why}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="optconf", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    vectors = commands.add_parser("vectors", help="golden vectors: generate, verify, list")
+    actions = vectors.add_subparsers(dest="action", required=True)
+    for name, func, help_text in (
+        ("generate", _generate, "regenerate the vectors from the reference (atomically)"),
+        ("verify", _verify, "check hashes and that a fresh generation reproduces the stored values"),
+        ("list", _list, "list cases and what each makes observable"),
+    ):
+        action = actions.add_parser(name, help=help_text)
+        action.add_argument(
+            "--dir", default=str(DEFAULT_DIR), help="vectors directory (default: %(default)s)"
+        )
+        action.set_defaults(func=func)
+        if name == "list":
+            action.add_argument("filter", nargs="?", default="", help="show only case ids containing this")
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

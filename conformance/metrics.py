@@ -1,0 +1,87 @@
+"""How far a candidate's numbers are from the expected ones.
+
+Errors are measured norm-wise per array: ``max|actual - expected| / max|expected|``. Element-wise relative
+error is meaningless for an element that crosses zero (one rounding gives an unbounded ratio), while the
+array's max-norm is the scale against which one rounding error of an optimizer step is made. Complex values
+are compared as (real, imag) pairs, as torch optimizes them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+
+def as_real(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x)
+    if np.iscomplexobj(x):
+        return np.stack([x.real, x.imag], axis=-1)
+    return x
+
+
+def normwise_error(actual: np.ndarray, expected: np.ndarray) -> float:
+    """max |actual - expected| / max |expected|; inf where finiteness differs; the absolute error if expected
+    is all zero. Shapes must match."""
+    a, e = as_real(actual).astype(np.float64), as_real(expected).astype(np.float64)
+    if a.shape != e.shape:
+        raise ValueError(f"shape {a.shape} differs from the expected {e.shape}")
+    if e.size == 0:
+        return 0.0
+    finite = np.isfinite(e)
+    if not np.array_equal(np.isfinite(a), finite) or not np.array_equal(a[~finite], e[~finite]):
+        return float("inf")
+    diff = float(np.max(np.abs(a[finite] - e[finite]), initial=0.0))
+    scale = float(np.max(np.abs(e[finite]), initial=0.0))
+    return diff / scale if scale > 0 else diff
+
+
+@dataclass
+class Divergence:
+    """Per-case metrics over a trajectory (``steps`` x arrays).
+
+    ``max_ulp`` counts units in the last place of the candidate's dtype at the scale of each array, so a
+    float32 result 3 ULPs away reads the same whatever the magnitudes are.
+    """
+
+    max_abs: float = 0.0
+    max_rel: float = 0.0
+    max_ulp: float = 0.0
+    first_bad_step: int | None = None
+    non_finite: bool = False
+    worst_step: int | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def trajectory_divergence(
+    actual: list[list[np.ndarray]], expected: list[list[np.ndarray]], rtol: list[float], dtype: np.dtype
+) -> Divergence:
+    """Compare ``actual[t][i]`` with ``expected[t][i]``; ``rtol[t]`` is the tolerance after step ``t + 1``.
+
+    ``first_bad_step`` is 1-based (the step after which the params first exceed the tolerance).
+    """
+    eps = float(np.finfo(np.dtype(dtype)).eps) if np.dtype(dtype).kind in "fc" else 1.0
+    d = Divergence()
+    for t, (act_t, exp_t) in enumerate(zip(actual, expected, strict=True)):
+        for a, e in zip(act_t, exp_t, strict=True):
+            a64, e64 = as_real(a).astype(np.float64), as_real(e).astype(np.float64)
+            if a64.shape != e64.shape:
+                raise ValueError(
+                    f"after step {t + 1}: shape {np.shape(a)} differs from the expected {np.shape(e)}"
+                )
+            if e64.size == 0:
+                continue
+            if not np.all(np.isfinite(a64)):
+                d.non_finite = True
+            rel = normwise_error(a64, e64)
+            scale = float(np.max(np.abs(e64[np.isfinite(e64)]), initial=0.0)) or 1.0
+            diff = float(np.max(np.abs(a64 - e64))) if np.all(np.isfinite(a64)) else float("inf")
+            if rel > d.max_rel:
+                d.max_rel, d.worst_step = rel, t + 1
+            d.max_abs = max(d.max_abs, diff)
+            d.max_ulp = max(d.max_ulp, diff / (eps * scale))
+            if rel > rtol[t] and d.first_bad_step is None:
+                d.first_bad_step = t + 1
+    return d

@@ -1,0 +1,178 @@
+"""Golden vectors on disk: deterministic writing, atomic replacement, hash-checked and pickle-free reading.
+
+Layout of a vectors directory::
+
+    manifest.json          format version, versions of torch/refimpl/numpy, each file's sha256 and cases
+    optim/<optimizer>.json the cases' descriptions (hyperparameters, groups, steps, checkpoints, ...)
+    optim/<optimizer>.npz  their arrays, keyed ``<case id>/<name>`` (float64 or complex128)
+    sched/<scheduler>.json scheduler cases with their expected lr (and momentum) sequences
+
+Nothing here can execute code from a vector file: JSON is parsed as data, ``.npz`` is read with
+``allow_pickle=False``, and a file whose sha256 differs from the manifest is refused before it is parsed.
+Every problem is a ``VectorError`` whose message is one line naming the file (and case) at fault.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FORMAT_VERSION = 1
+# The torch version whose behaviour the reference specifies.
+TORCH_VERSION = "2.13.0"
+DEFAULT_DIR = Path(__file__).resolve().parent.parent / "vectors"
+VERIFY_HINT = "run `optconf vectors verify` for details, `optconf vectors generate` to rebuild"
+
+
+class VectorError(Exception):
+    """A missing, corrupt or edited vector file. The message is one line naming the file and case."""
+
+
+def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
+    """An .npz archive whose bytes depend only on the arrays: sorted names, fixed timestamps.
+
+    ``np.savez`` stamps each member with the current time, so two generations would differ in bytes.
+    """
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(arrays):
+            member = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
+            member.compress_type = zipfile.ZIP_DEFLATED
+            with archive.open(member, "w") as handle:
+                np.lib.format.write_array(handle, np.ascontiguousarray(arrays[name]), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def json_bytes(data: Any) -> bytes:
+    return (json.dumps(data, indent=1, sort_keys=True, allow_nan=False) + "\n").encode()
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class VectorFile:
+    """One file to write: its path inside the vectors directory, its bytes, and the case ids it holds."""
+
+    path: str
+    data: bytes
+    cases: list[str]
+
+
+def write_atomically(directory: Path, files: list[VectorFile], versions: Mapping[str, str]) -> int:
+    """Replace ``directory`` with a new vectors tree; return its size in bytes.
+
+    The tree is written to a temporary sibling and renamed into place, so a reader sees either the old
+    vectors or the new ones, never a half-written directory, even if generation is interrupted.
+    """
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.new-", dir=directory.parent))
+    try:
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            **versions,
+            "files": {f.path: {"sha256": sha256(f.data), "cases": f.cases} for f in files},
+        }
+        for f in [*files, VectorFile("manifest.json", json_bytes(manifest), [])]:
+            target = staging / f.path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(f.data)
+        old = directory.with_name(f".{directory.name}.old")
+        if old.exists():
+            shutil.rmtree(old)
+        if directory.exists():
+            os.replace(directory, old)
+        os.replace(staging, directory)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return sum(f.stat().st_size for f in directory.rglob("*") if f.is_file())
+
+
+class Vectors:
+    """Read access to a vectors directory. Each file is hash-checked once, before it is parsed."""
+
+    def __init__(self, directory: Path | str = DEFAULT_DIR) -> None:
+        self.directory = Path(directory)
+        manifest_path = self.directory / "manifest.json"
+        if not manifest_path.is_file():
+            raise VectorError(f"{manifest_path}: missing; {VERIFY_HINT}")
+        try:
+            self.manifest = json.loads(manifest_path.read_text())
+            files = self.manifest["files"]
+            version = self.manifest["format_version"]
+        except (ValueError, KeyError, TypeError) as e:
+            raise VectorError(f"{manifest_path}: not a valid manifest ({e}); {VERIFY_HINT}") from None
+        if version != FORMAT_VERSION:
+            raise VectorError(
+                f"{manifest_path}: format version {version}, this harness reads {FORMAT_VERSION}; "
+                + VERIFY_HINT
+            )
+        self.case_file = {case: path for path, entry in files.items() for case in entry["cases"]}
+        self._json: dict[str, Any] = {}
+        self._npz: dict[str, dict[str, np.ndarray]] = {}
+
+    def _checked_bytes(self, path: str, case: str | None = None) -> bytes:
+        full = self.directory / path
+        where = f"{full}" + (f" (case {case})" if case else "")
+        if not full.is_file():
+            raise VectorError(f"{where}: missing; {VERIFY_HINT}")
+        data = full.read_bytes()
+        expected = self.manifest["files"].get(path, {}).get("sha256")
+        if sha256(data) != expected:
+            raise VectorError(
+                f"{where}: sha256 differs from manifest.json (edited or truncated); {VERIFY_HINT}"
+            )
+        return data
+
+    def case_ids(self) -> list[str]:
+        return sorted(self.case_file)
+
+    def describe(self, case: str) -> dict[str, Any]:
+        """The JSON description of ``case`` (with expected sequences, for scheduler cases)."""
+        path = self._path_of(case)
+        json_path = path if path.endswith(".json") else path[: -len(".npz")] + ".json"
+        if json_path not in self._json:
+            try:
+                self._json[json_path] = json.loads(self._checked_bytes(json_path, case))
+            except ValueError as e:
+                raise VectorError(f"{self.directory / json_path} (case {case}): invalid JSON ({e})") from None
+        try:
+            return self._json[json_path][case]
+        except KeyError:
+            raise VectorError(f"{self.directory / json_path}: no case {case}; {VERIFY_HINT}") from None
+
+    def arrays(self, case: str) -> dict[str, np.ndarray]:
+        """The arrays of an optimizer case, keyed without the case prefix."""
+        path = self._path_of(case)
+        if path not in self._npz:
+            data = self._checked_bytes(path, case)
+            try:
+                with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+                    self._npz[path] = {name: npz[name] for name in npz.files}
+            except (ValueError, OSError, zipfile.BadZipFile) as e:
+                raise VectorError(f"{self.directory / path} (case {case}): unreadable ({e})") from None
+        prefix = case + "/"
+        found = {k[len(prefix) :]: v for k, v in self._npz[path].items() if k.startswith(prefix)}
+        if not found:
+            raise VectorError(f"{self.directory / path}: no arrays for case {case}; {VERIFY_HINT}")
+        return found
+
+    def _path_of(self, case: str) -> str:
+        try:
+            return self.case_file[case]
+        except KeyError:
+            raise VectorError(f"{self.directory / 'manifest.json'}: no case {case}; {VERIFY_HINT}") from None
