@@ -19,8 +19,8 @@ from refimpl.optim import Adafactor, SparseGrad
 from refimpl.optim.adafactor import TABLE
 
 # float64 against torch's float64 for-loop: the same operations in the same order (torch's norms and
-# matmuls may sum in another order), so the measured disagreement is a few ULPs (measured max 8.9e-15
-# over the configurations below); 1e-12 leaves three orders of magnitude for 25 steps of growth and still fails
+# matmuls may sum in another order), so the disagreement is a few ULPs (measured max 8.9e-15 over the
+# configurations below); 1e-12 leaves two orders of magnitude for 25 steps of growth and still fails
 # any real formula error (those show up at 1e-3 and above).
 RTOL = 1e-12
 
