@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
 from differential import normwise_rel_error, raised
-from scheduler_pairs import RTOL, assert_histories_close, groups, resumed_history, run, run_pair
+from scheduler_differential import RTOL, assert_same_history, param_groups, run
 
+import refimpl.optim as ref_optim
 import refimpl.swa_utils as ref_swa
 from refimpl.optim import SGD
 
@@ -193,25 +193,25 @@ SWALR_CASES = [
 ]
 
 
-def _swalr(kwargs: dict[str, Any]) -> Callable[[Any, Any], Any]:
-    return lambda cls, opt: cls(opt, **kwargs)
+def _swalr_pair(kwargs: dict[str, Any], **script: Any) -> tuple[Any, Any]:
+    """SWALR's histories in both libraries (``scheduler_differential.run``'s script)."""
+    build = lambda lib, opt: lib.SWALR(opt, **kwargs)  # noqa: E731
+    return run(ref_optim, ref_swa, build, **script), run(torch.optim, torch_swa, build, **script)
 
 
 @pytest.mark.parametrize("optimizer", ["SGD", "Adam"])
 @pytest.mark.parametrize("kwargs", SWALR_CASES, ids=str)
 def test_swalr_matches_torch(kwargs, optimizer):
-    hyper = {"momentum": 0.9} if optimizer == "SGD" else {}
-    ref, tor = run_pair(ref_swa, torch_swa, "SWALR", _swalr(kwargs), optimizer, groups(), 220, **hyper)
-    assert_histories_close(ref, tor)
+    ref, tor = _swalr_pair(kwargs, steps=220, optimizer=optimizer, reload_at=37)
+    assert_same_history(ref, tor)
 
 
 def test_swalr_step_with_epoch_ignores_it_as_torch():
     # SWALR has no closed form: step(epoch) sets last_epoch but get_lr() reads _step_count only.
-    ref, tor = run_pair(
-        ref_swa, torch_swa, "SWALR", _swalr({"swa_lr": 0.05, "anneal_epochs": 5}), "SGD", groups(), 12,
-        step_args=lambda t: (3 * t,),
-    )  # fmt: skip
-    assert_histories_close(ref, tor)
+    ref, tor = _swalr_pair(
+        {"swa_lr": 0.05, "anneal_epochs": 5}, steps=12, epochs={t: 3 * t for t in range(13)}
+    )
+    assert_same_history(ref, tor)
 
 
 @pytest.mark.parametrize("strategy", ["cos", "linear"])
@@ -219,9 +219,8 @@ def test_swalr_closed_form(strategy):
     # eta_s = alpha(t) swa_lr + (1 - alpha(t)) eta_0 with t = min(1, s / anneal_epochs).
     lr0, swa_lr, epochs = 0.1, 0.02, 8
     alpha = (lambda t: (1 - math.cos(math.pi * t)) / 2) if strategy == "cos" else (lambda t: t)
-    opt = SGD(groups((lr0,)))
-    sched = ref_swa.SWALR(opt, swa_lr=swa_lr, anneal_epochs=epochs, anneal_strategy=strategy)
-    lrs = [g[0]["lr"] for g in run(opt, sched, 20)]
+    build = lambda lib, opt: lib.SWALR(opt, swa_lr=swa_lr, anneal_epochs=epochs, anneal_strategy=strategy)  # noqa: E731
+    lrs = list(run(ref_optim, ref_swa, build, steps=20, groups=param_groups((lr0,))).lrs[:, 0])
     expected = [alpha(min(1, s / epochs)) * swa_lr + (1 - alpha(min(1, s / epochs))) * lr0 for s in range(21)]
     # the recursive form reconstructs eta_0 each step: a few roundings per step, no growth (alpha < 1)
     np.testing.assert_allclose(lrs, expected, rtol=1e-13)
@@ -229,13 +228,10 @@ def test_swalr_closed_form(strategy):
 
 
 def test_swalr_state_dict_resume_equals_uninterrupted():
-    def make() -> tuple[Any, Any]:
-        opt = SGD(groups(), momentum=0.9)
-        return opt, ref_swa.SWALR(opt, swa_lr=[0.05, 0.01], anneal_epochs=10, anneal_strategy="linear")
-
-    opt, sched = make()
-    assert resumed_history(make, 30, save_at=4) == run(opt, sched, 30)
-    assert "anneal_func" not in sched.state_dict()
+    build = lambda lib, opt: lib.SWALR(opt, swa_lr=[0.05, 0.01], anneal_strategy="linear")  # noqa: E731
+    resumed = run(ref_optim, ref_swa, build, steps=30, reload_at=4)
+    assert resumed.groups == run(ref_optim, ref_swa, build, steps=30).groups
+    assert "anneal_func" not in resumed.state_dict
 
 
 # -- errors ---------------------------------------------------------------------------------------------
@@ -265,7 +261,7 @@ def test_both_averaging_functions_raise_as_torch():
     ids=str,
 )
 def test_swalr_invalid_arguments_raise_as_torch(kwargs):
-    ref_opt = SGD(groups())
+    ref_opt = SGD(param_groups())
     torch_opt = torch.optim.SGD([{"params": [torch.zeros(2)]}, {"params": [torch.zeros(2)]}])
     assert raised(lambda: ref_swa.SWALR(ref_opt, **kwargs)) == raised(
         lambda: torch_swa.SWALR(torch_opt, **kwargs)
