@@ -23,7 +23,7 @@ from differential import (
 )
 
 import refimpl.optim as ref
-from refimpl.optim import Adam, Adamax, AdamW, NAdam, RAdam, SparseGrad, adam, adamax, nadam, radam
+from refimpl.optim import Adam, Adamax, AdamW, NAdam, RAdam, SparseGrad, adam, adamax, adamw, nadam, radam
 
 # float64 against torch's float64 for-loop: the same operations in the same order (torch's kernels fuse
 # some multiply-adds, so a few ULPs differ per step); measured max disagreement is ~1e-15 after 25 steps.
@@ -50,7 +50,7 @@ OPTIONS = {
 SECOND_GROUP = {"lr": 0.05, "betas": (0.8, 0.99)}
 TABLES = {
     "Adam": adam.TABLE,
-    "AdamW": adam.TABLE,
+    "AdamW": adamw.TABLE,
     "Adamax": adamax.TABLE,
     "NAdam": nadam.TABLE,
     "RAdam": radam.TABLE,

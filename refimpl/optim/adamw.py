@@ -24,7 +24,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from refimpl.optim.adam import Adam
+from refimpl.optim.adam import TABLE, Adam
+
+__all__ = ["TABLE", "AdamW"]  # AdamW's checks are Adam's: its constructor is Adam's
 
 
 class AdamW(Adam):
