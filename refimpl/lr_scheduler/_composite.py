@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from refimpl.lr_scheduler.scheduler import load_state_dict_with, state_dict_with
 from refimpl.optim._validation import Rule, Table
 
 
@@ -62,17 +63,8 @@ def validate_schedulers(name: str, schedulers: Any, optimizer: Any) -> None:
 class NestedStateDict:
     """``state_dict()`` holds each wrapped scheduler's ``state_dict()`` under ``_schedulers``."""
 
-    _schedulers: Any
-    __dict__: dict[str, Any]
-
     def state_dict(self) -> dict[str, Any]:
-        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
-        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return state
+        return state_dict_with(self, "_schedulers", lambda s: s.state_dict())  # type: ignore[arg-type]
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        schedulers = state_dict.pop("_schedulers")
-        self.__dict__.update(state_dict)
-        state_dict["_schedulers"] = schedulers  # leave the caller's dict as it was (pytorch/pytorch#32756)
-        for scheduler, saved in zip(self._schedulers, schedulers):
-            scheduler.load_state_dict(saved)
+        load_state_dict_with(self, state_dict, "_schedulers", lambda s, saved: s.load_state_dict(saved))  # type: ignore[arg-type]

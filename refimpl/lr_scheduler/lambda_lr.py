@@ -26,7 +26,7 @@ import types
 from collections.abc import Callable
 from typing import Any
 
-from refimpl.lr_scheduler.scheduler import LRScheduler
+from refimpl.lr_scheduler.scheduler import LRScheduler, load_state_dict_with, state_dict_with
 from refimpl.optim._validation import Rule, Table
 from refimpl.optim.optimizer import Optimizer
 
@@ -66,36 +66,40 @@ def lambdas_per_group(optimizer: Optimizer, lr_lambda: LrLambda | list[LrLambda]
     return [lr_lambda] * len(optimizer.param_groups)  # type: ignore[list-item]
 
 
-class LambdaStateDict:
-    """Lambda schedulers' state dicts: functions are dropped, callable objects keep their ``__dict__``."""
-
-    lr_lambdas: list[LrLambda]
-    __dict__: dict[str, Any]
-
-    def state_dict(self) -> dict[str, Any]:
-        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
-        state["lr_lambdas"] = [
-            None if isinstance(fn, types.FunctionType) else fn.__dict__.copy() for fn in self.lr_lambdas
-        ]
-        return state
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        lr_lambdas = state_dict.pop("lr_lambdas")
-        self.__dict__.update(state_dict)
-        state_dict["lr_lambdas"] = lr_lambdas  # leave the caller's dict as it was (pytorch/pytorch#32756)
-        for fn, saved in zip(self.lr_lambdas, lr_lambdas):
-            if saved is not None:
-                fn.__dict__.update(saved)
+def _save_lambda(fn: LrLambda) -> dict[str, Any] | None:
+    return None if isinstance(fn, types.FunctionType) else fn.__dict__.copy()
 
 
-class LambdaLR(LambdaStateDict, LRScheduler):
+def _load_lambda(fn: LrLambda, saved: dict[str, Any] | None) -> None:
+    if saved is not None:
+        fn.__dict__.update(saved)
+
+
+class LambdaScheduler(LRScheduler):
+    """What LambdaLR and MultiplicativeLR share: one lambda per group, their check table, state dicts.
+
+    Functions and lambdas are saved as ``None``; other callables as a copy of their ``__dict__``.
+    """
+
+    table: Table
+
     def __init__(
         self, optimizer: Optimizer, lr_lambda: LrLambda | list[LrLambda], last_epoch: int = -1
     ) -> None:
         self.optimizer = optimizer
-        TABLE.validate(lambda_hyper(optimizer, lr_lambda))
+        self.table.validate(lambda_hyper(optimizer, lr_lambda))
         self.lr_lambdas = lambdas_per_group(optimizer, lr_lambda)
         super().__init__(optimizer, last_epoch)
+
+    def state_dict(self) -> dict[str, Any]:
+        return state_dict_with(self, "lr_lambdas", _save_lambda)
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        load_state_dict_with(self, state_dict, "lr_lambdas", _load_lambda)
+
+
+class LambdaLR(LambdaScheduler):
+    table = TABLE
 
     def get_lr(self) -> list[float]:
         """``eta_0 * lambda(t)`` per group."""

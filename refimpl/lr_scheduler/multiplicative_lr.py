@@ -19,16 +19,9 @@ Where the reference meets torch's code rather than its docs:
 
 from __future__ import annotations
 
-from refimpl.lr_scheduler.lambda_lr import (
-    LENGTH_RULE,
-    LambdaStateDict,
-    LrLambda,
-    lambda_hyper,
-    lambdas_per_group,
-)
-from refimpl.lr_scheduler.scheduler import LRScheduler, group_values
+from refimpl.lr_scheduler.lambda_lr import LENGTH_RULE, LambdaScheduler
+from refimpl.lr_scheduler.scheduler import group_values
 from refimpl.optim._validation import Rule, Table
-from refimpl.optim.optimizer import Optimizer
 
 TABLE = Table(
     (
@@ -43,14 +36,8 @@ TABLE = Table(
 )
 
 
-class MultiplicativeLR(LambdaStateDict, LRScheduler):
-    def __init__(
-        self, optimizer: Optimizer, lr_lambda: LrLambda | list[LrLambda], last_epoch: int = -1
-    ) -> None:
-        self.optimizer = optimizer
-        TABLE.validate(lambda_hyper(optimizer, lr_lambda))
-        self.lr_lambdas = lambdas_per_group(optimizer, lr_lambda)
-        super().__init__(optimizer, last_epoch)
+class MultiplicativeLR(LambdaScheduler):
+    table = TABLE
 
     def get_lr(self) -> list[float]:
         """``eta_{t-1} * lambda(t)`` per group; unchanged on the constructor's step."""

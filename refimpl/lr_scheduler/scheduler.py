@@ -209,3 +209,28 @@ class LRScheduler:
         for group, lr in zip(self.optimizer.param_groups, values, strict=True):
             group["lr"] = lr
         self._last_lr: list[float] = group_values(self.optimizer, "lr")
+
+
+def state_dict_with(scheduler: LRScheduler, key: str, save: Callable[[Any], Any]) -> dict[str, Any]:
+    """``state_dict()`` where the list attribute ``key`` is saved item by item through ``save``.
+
+    LambdaLR's ``lr_lambdas`` (functions cannot be saved) and the composites' ``_schedulers`` (their own
+    state dicts) are the two cases.
+    """
+    state = {k: v for k, v in scheduler.__dict__.items() if k not in ("optimizer", key)}
+    state[key] = [save(item) for item in getattr(scheduler, key)]
+    return state
+
+
+def load_state_dict_with(
+    scheduler: LRScheduler, state_dict: dict[str, Any], key: str, load: Callable[[Any, Any], None]
+) -> None:
+    """Inverse of ``state_dict_with``: ``load(item, saved)`` for each item of ``key``; the rest as usual.
+
+    The caller's dict is left as it was (torch pops ``key`` and puts it back: pytorch/pytorch#32756).
+    """
+    saved_items = state_dict.pop(key)
+    scheduler.__dict__.update(state_dict)
+    state_dict[key] = saved_items
+    for item, saved in zip(getattr(scheduler, key), saved_items):
+        load(item, saved)
