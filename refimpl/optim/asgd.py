@@ -13,9 +13,11 @@ and ``mu_0 = 1``; ``ax`` (the average) starts at zero::
     eta_t = gamma / (1 + lambda * gamma * t) ** alpha
     mu_t = 1 / max(1, t - t0)
 
-So ``ax`` copies the parameter for the first ``t0 + 1`` steps, then becomes the running mean of the
-parameters from step ``ceil(t0) + 1`` on (``mu = 1/k`` at the ``k``-th averaged step). The parameter itself
-is the plain SGD iterate, never the average: a user reads the average from ``state[...]["ax"]``.
+So ``ax`` copies the parameter while ``t <= t0 + 2``; for an integer ``t0`` it is then the running mean
+``ax_t = mean(theta_{t0+2}, ..., theta_t)`` (the ``k``-th iterate of the mean enters with ``mu = 1/k``). For a
+non-integer ``t0``, ``mu`` is ``1 / (t - 1 - t0)``, not ``1/k``: a weighted average, as torch computes it.
+The parameter itself is the plain SGD iterate, never the average: a user reads the average from
+``state[...]["ax"]``.
 
 Paper: B. T. Polyak and A. B. Juditsky, "Acceleration of Stochastic Approximation by Averaging", SIAM J.
 Control Optim. 30(4) (1992); the step-size schedule is L. Bottou's, "Stochastic Gradient Descent Tricks"
