@@ -56,13 +56,13 @@ class Divergence:
 
 
 def trajectory_divergence(
-    actual: list[list[np.ndarray]], expected: list[list[np.ndarray]], rtol: list[float], dtype: np.dtype
+    actual: list[list[np.ndarray]], expected: list[list[np.ndarray]], rtol: list[float], eps: float
 ) -> Divergence:
     """Compare ``actual[t][i]`` with ``expected[t][i]``; ``rtol[t]`` is the tolerance after step ``t + 1``.
 
-    ``first_bad_step`` is 1-based (the step after which the params first exceed the tolerance).
+    ``first_bad_step`` is 1-based (the step after which the params first exceed the tolerance); ``eps`` is
+    the candidate dtype's machine epsilon, the unit of ``max_ulp``.
     """
-    eps = float(np.finfo(np.dtype(dtype)).eps) if np.dtype(dtype).kind in "fc" else 1.0
     d = Divergence()
     for t, (act_t, exp_t) in enumerate(zip(actual, expected, strict=True)):
         for a, e in zip(act_t, exp_t, strict=True):

@@ -50,7 +50,7 @@ def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
             member = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
             member.compress_type = zipfile.ZIP_DEFLATED
             with archive.open(member, "w") as handle:
-                np.lib.format.write_array(handle, np.ascontiguousarray(arrays[name]), allow_pickle=False)
+                np.lib.format.write_array(handle, np.asarray(arrays[name]), allow_pickle=False)
     return buffer.getvalue()
 
 

@@ -1,0 +1,13 @@
+"""Loads the conformance plugin for ``pytest conformance``."""
+
+from conformance.plugin import (  # noqa: F401  (pytest finds hooks and fixtures by name)
+    conformance_check,
+    conformance_param,
+    pytest_addoption,
+    pytest_collection_modifyitems,
+    pytest_configure,
+    pytest_generate_tests,
+    pytest_runtest_makereport,
+    pytest_sessionfinish,
+    pytest_terminal_summary,
+)

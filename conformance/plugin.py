@@ -1,0 +1,309 @@
+"""The pytest plugin behind ``pytest conformance --impl=...``.
+
+It turns every vector case into tests parametrized by dtype, device and variant
+(``test_trajectory[adam/amsgrad-wd0.1-float32-cpu-foreach]``), marks what the candidate does not support
+as skipped "not supported", turns known deviations into strict xfails, and at the end writes
+``results.json`` and the reports into ``--report-dir``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance import results
+from conformance.adapters import UnknownImplementation, resolve
+from conformance.adapters.base import NotSupported
+from conformance.known_deviations import KnownDeviationError, load, tolerance_override
+from conformance.runner import CandidateError, LoadedCase, run_single_steps, run_trajectory
+from conformance.vectors import DEFAULT_DIR, VectorError, Vectors
+
+DEFAULT_DTYPES = ("float64", "float32")
+CHECKS = {"test_trajectory": run_trajectory, "test_single_step": run_single_steps}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("optim-conformance")
+    group.addoption("--impl", default="torch", help="candidate: torch, refimpl, torch:MODULE, MODULE:ATTR")
+    group.addoption("--device", default="cpu", help="cpu (default), cuda, cuda:N")
+    group.addoption(
+        "--dtype",
+        action="append",
+        default=None,
+        help="float64, float32 (default both); bfloat16, float16 on request",
+    )
+    group.addoption(
+        "--variant", action="append", default=None, help="forloop, foreach, fused (default: all supported)"
+    )
+    group.addoption("--vectors", default=str(DEFAULT_DIR), help="vectors directory")
+    group.addoption("--report-dir", default="reports/latest", help="where results.json and the reports go")
+
+
+@dataclass
+class Session:
+    """What the whole run shares: the candidate, the vectors, the deviations, and the records so far."""
+
+    impl: str
+    adapter: Any
+    vectors: Vectors
+    device: str
+    dtypes: list[str]
+    variants: list[str] | None
+    deviations: list[Any]
+    tolerances: list[dict[str, Any]]
+    deviations_file: Path | None
+    report_dir: Path
+    skip_reason: str | None = None
+    records: list[dict[str, Any]] = field(default_factory=list)
+    started: float = field(default_factory=time.time)
+
+
+SESSION = pytest.StashKey[Session]()
+RECORD = pytest.StashKey[dict[str, Any]]()
+
+
+def _split(values: list[str] | None, default: tuple[str, ...] | None) -> list[str] | None:
+    if values is None:
+        return list(default) if default else None
+    return [v for value in values for v in value.split(",") if v]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    impl = config.getoption("--impl")
+    try:
+        adapter = resolve(impl)
+        vectors = Vectors(config.getoption("--vectors"))
+        deviations, tolerances, deviations_file = load(impl)
+    except (UnknownImplementation, VectorError, KnownDeviationError, NotSupported) as e:
+        raise pytest.UsageError(str(e)) from None
+    device = config.getoption("--device")
+    session = Session(
+        impl=impl,
+        adapter=adapter,
+        vectors=vectors,
+        device=device,
+        dtypes=_split(config.getoption("--dtype"), DEFAULT_DTYPES),
+        variants=_split(config.getoption("--variant"), None),
+        deviations=deviations,
+        tolerances=tolerances,
+        deviations_file=deviations_file,
+        report_dir=Path(config.getoption("--report-dir")),
+    )
+    device_type = device.split(":")[0]
+    if device_type not in adapter.capabilities().variants:
+        session.skip_reason = f"{impl} does not run on {device}"
+    if device_type == "cuda":
+        try:
+            import torch
+
+            if not torch.cuda.is_available():
+                session.skip_reason = "--device cuda: CUDA is not available on this machine"
+        except ImportError:
+            session.skip_reason = "--device cuda: torch is not installed"
+    config.stash[SESSION] = session
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parametrization: case x dtype x device x variant, and why it cannot run (if it cannot)."""
+
+    case: str
+    dtype: str
+    device: str
+    variant: str
+    unsupported: str | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.case}-{self.dtype}-{self.device}-{self.variant}"
+
+
+def _params_for(session: Session) -> list[Param]:
+    capabilities = session.adapter.capabilities()
+    device_type = session.device.split(":")[0]
+    out = []
+    for case_id in session.vectors.case_ids():
+        meta = session.vectors.describe(case_id)
+        name = meta["optimizer"]
+        variants_of = getattr(session.adapter, "variants_of", None)
+        if name in capabilities.optimizers and variants_of:
+            offered = list(variants_of(name, device_type))
+        else:
+            offered = list(capabilities.variants.get(device_type, ("default",)))
+        variants = session.variants or offered
+        for dtype in session.dtypes:
+            for variant in variants:
+                reason = _unsupported(session, capabilities, meta, dtype, variant, offered)
+                out.append(Param(case_id, dtype, session.device, variant, reason))
+    return out
+
+
+def _unsupported(
+    session: Session, capabilities: Any, meta: dict[str, Any], dtype: str, variant: str, offered: list[str]
+) -> str | None:
+    name = meta["optimizer"]
+    if session.skip_reason:
+        return session.skip_reason
+    if name not in capabilities.optimizers:
+        return f"not supported: {session.impl} has no {name}"
+    if dtype not in capabilities.dtypes:
+        return f"not supported: {session.impl} does not compute in {dtype}"
+    if variant not in offered:
+        return f"not supported: {name} has no {variant} variant on {session.device}"
+    if meta["dtype"].startswith("complex") and (
+        "complex" not in capabilities.features or dtype in ("bfloat16",)
+    ):
+        return f"not supported: complex params in {dtype}"
+    if (meta.get("gradients") or {}).get("pattern") == "sparse" and "sparse" not in capabilities.features:
+        return "not supported: sparse gradients"
+    # An adapter may know finer limits (torch's fused kernels take neither complex params nor sparse grads).
+    limits = getattr(session.adapter, "unsupported", None)
+    return limits(meta, dtype, session.device, variant) if limits else None
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "conformance_param" not in metafunc.fixturenames:
+        return
+    session = metafunc.config.stash[SESSION]
+    params = []
+    for p in _params_for(session):
+        marks = [pytest.mark.skip(reason=p.unsupported)] if p.unsupported else []
+        params.append(pytest.param(p, id=p.id, marks=marks))
+    metafunc.parametrize("conformance_param", params)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    session = config.stash.get(SESSION, None)
+    if session is None:
+        return
+    import importlib.util
+
+    torch_version = None
+    if importlib.util.find_spec("torch"):
+        import torch
+
+        torch_version = torch.__version__
+    for item in items:
+        param = getattr(getattr(item, "callspec", None), "params", {}).get("conformance_param")
+        if param is None or param.unsupported:
+            continue
+        fields = {"device": param.device, "dtype": param.dtype, "variant": param.variant}
+        for deviation in session.deviations:
+            if deviation.matches(item.name, fields, torch_version):
+                deviation.matched += 1
+                item.add_marker(
+                    pytest.mark.xfail(strict=True, reason=f"{deviation.reason} ({deviation.upstream})")
+                )
+                item.stash[RECORD] = {
+                    "deviation": {"reason": deviation.reason, "upstream": deviation.upstream}
+                }
+                break
+
+
+@pytest.fixture
+def conformance_param(request: pytest.FixtureRequest) -> Param:
+    return request.param
+
+
+@pytest.fixture
+def conformance_check(request: pytest.FixtureRequest, conformance_param: Param) -> Any:
+    """Run this test's check (trajectory or single step) and fail with the divergence and a reproduction."""
+    session = request.config.stash[SESSION]
+    node = request.node
+    record = node.stash.setdefault(RECORD, {})
+    check = request.function.__name__
+
+    def run() -> None:
+        case = LoadedCase.load(session.vectors, conformance_param.case)
+        if override := tolerance_override(session.tolerances, node.name):
+            case.meta["tolerance"] = {**case.meta.get("tolerance", {}), **override}
+        p = conformance_param
+        record.update(
+            check=check,
+            case=p.case,
+            dtype=p.dtype,
+            device=p.device,
+            variant=p.variant,
+            optimizer=case.meta["optimizer"],
+            file=session.vectors.case_file[p.case],
+        )
+        try:
+            result = CHECKS[check](session.adapter, case, p.dtype, p.device, p.variant)
+        except NotSupported as e:
+            record["unsupported"] = str(e)
+            result = None
+        except CandidateError as e:
+            record["error"] = str(e)
+            result = None
+        # Outside the except blocks, so the report shows the message, not a chain of tracebacks.
+        if "unsupported" in record:
+            pytest.skip(f"not supported: {record['unsupported']}")
+        if result is None:
+            pytest.fail(
+                results.failure_message(session, case, p, check, error=record["error"]), pytrace=False
+            )
+        record.update(
+            metrics=result.divergence.to_dict(),
+            seconds=result.seconds,
+            steps=result.steps_run,
+            rtol_final=result.rtol[-1] if result.rtol else None,
+            step_seconds=result.step_seconds,
+        )
+        if not result.passed:
+            pytest.fail(results.failure_message(session, case, p, check, result=result), pytrace=False)
+
+    return run
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    session = item.config.stash.get(SESSION, None)
+    param = getattr(getattr(item, "callspec", None), "params", {}).get("conformance_param")
+    if session is None or param is None:
+        return report
+    if report.when == "call" or (report.when == "setup" and report.skipped):
+        record = item.stash.setdefault(RECORD, {})
+        outcome = report.outcome
+        if hasattr(report, "wasxfail"):
+            outcome = "xfailed" if report.skipped else "xpassed"
+        elif report.skipped and param.unsupported:
+            outcome = "unsupported"
+        record.setdefault("case", param.case)
+        record.update(
+            test=item.name,
+            nodeid=item.nodeid,
+            outcome=outcome,
+            dtype=param.dtype,
+            device=param.device,
+            variant=param.variant,
+            check=item.originalname,
+        )
+        if report.failed and "message" not in record:
+            record["message"] = str(report.longrepr)[:4000]
+        if param.unsupported:
+            record["unsupported"] = param.unsupported
+        session.records.append(record)
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    state = session.config.stash.get(SESSION, None)
+    if state is None or not state.records:
+        return
+    unmatched = [d for d in state.deviations if not d.matched]
+    paths = results.write(state, unmatched, " ".join(sys.argv))
+    state.report_paths = paths
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    state = terminalreporter.config.stash.get(SESSION, None)
+    if state is None or not state.records:
+        return
+    for line in results.summary_lines(state):
+        terminalreporter.write_line(line)

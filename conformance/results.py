@@ -1,0 +1,124 @@
+"""What a conformance run tells: failure messages with reproductions, ``results.json``, and the summary.
+
+``results.json`` is the machine-readable record every report is rendered from: one record per test
+(outcome, metrics, timing) plus the environment (candidate and version, torch/numpy versions, device,
+dtypes, variants, command line).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from conformance.repro import reproduction
+
+OUTCOME_ORDER = ("passed", "failed", "xfailed", "xpassed", "unsupported", "skipped")
+
+
+def failure_message(
+    session: Any, case: Any, param: Any, check: str, *, result: Any = None, error: str = ""
+) -> str:
+    """Names the case and the vector file, gives the metrics, and ends with a pasteable reproduction."""
+    where = f"{param.case} ({session.vectors.directory / session.vectors.case_file[param.case]})"
+    lines = [f"{case.meta['optimizer']} does not conform: {where}", f"  what it checks: {case.meta['why']}"]
+    lines.append(f"  run: {check} in {param.dtype} on {param.device}, variant {param.variant}")
+    if error:
+        lines.append(f"  {error}")
+        first = None
+    else:
+        d = result.divergence
+        first = d.first_bad_step
+        tolerance = (
+            max(result.rtol) if first is None or check == "test_single_step" else result.rtol[first - 1]
+        )
+        lines.append(f"  first step beyond tolerance: {first} (tolerance there {tolerance:.3g})")
+        lines.append(
+            f"  max rel error {d.max_rel:.3g} (at step {d.worst_step}), max abs error {d.max_abs:.3g}, "
+            f"max {d.max_ulp:.3g} ULPs of {param.dtype}" + (", NON-FINITE values" if d.non_finite else "")
+        )
+    lines.append("  reproduce:")
+    lines += [
+        "    " + line
+        for line in reproduction(session.impl, session.adapter, case, param, check, first).splitlines()
+    ]
+    return "\n".join(lines)
+
+
+def environment(session: Any, command: str) -> dict[str, Any]:
+    env: dict[str, Any] = {
+        "candidate": session.impl,
+        "candidate_version": session.adapter.version(),
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "device": session.device,
+        "device_name": platform.processor() or platform.machine(),
+        "dtypes": session.dtypes,
+        "variants": session.variants or "all supported",
+        "vectors": str(session.vectors.directory),
+        "vectors_torch_version": session.vectors.manifest.get("torch_version"),
+        "known_deviations_file": str(session.deviations_file) if session.deviations_file else None,
+        "command": command,
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    try:
+        import torch
+
+        env["torch"] = torch.__version__
+        if session.device.startswith("cuda") and torch.cuda.is_available():
+            env["device_name"] = torch.cuda.get_device_name(torch.device(session.device))
+    except ImportError:
+        env["torch"] = None
+    return env
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write to a temporary sibling and rename: a reader never sees half a report."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+def write(session: Any, unmatched: list[Any], command: str) -> list[Path]:
+    from conformance.report import render_markdown
+
+    data = {
+        "format_version": 1,
+        "environment": environment(session, command),
+        "records": session.records,
+        "unmatched_deviations": [
+            {"test": d.test, "reason": d.reason, "upstream": d.upstream} for d in unmatched
+        ],
+    }
+    out = session.report_dir
+    write_atomic(out / "results.json", json.dumps(data, indent=1, default=_jsonable) + "\n")
+    write_atomic(out / "summary.md", render_markdown(data))
+    return [out / "results.json", out / "summary.md"]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    return str(value)
+
+
+def summary_lines(session: Any) -> list[str]:
+    counts = Counter(r["outcome"] for r in session.records)
+    total = sum(counts.values())
+    parts = [f"{counts[o]} {o}" for o in OUTCOME_ORDER if counts[o]]
+    lines = [f"optim-conformance: {session.impl}: {', '.join(parts)} (of {total} checks)"]
+    unmatched = [d for d in session.deviations if not d.matched]
+    for d in unmatched:
+        lines.append(f"known deviation matched no test: {d.test} ({d.upstream})")
+    lines.append(f"report: {session.report_dir / 'summary.md'}, {session.report_dir / 'results.json'}")
+    return lines

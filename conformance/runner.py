@@ -1,0 +1,242 @@
+"""Run one vector case on a candidate and measure how far it lands from the reference.
+
+Two checks per optimizer case:
+
+- **trajectory**: start from the stored initial params, apply every step (stored gradients, or the named
+  objective evaluated at the candidate's own params), compare the params after every step.
+- **single step** (teacher forcing): for each stored checkpoint, load the reference's params and optimizer
+  state into a fresh candidate optimizer, apply one step, compare. Accumulated rounding can neither hide a
+  bug nor fake one, and the failing step is pinned exactly.
+
+Any exception from the candidate, a NaN where the reference has a number, or a wrong shape, becomes a
+``CandidateError`` whose message says what happened and at which step; the harness reports it as a failure
+of that case and goes on.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+import refimpl.objectives
+from conformance.adapters.base import NotSupported
+from conformance.metrics import Divergence, trajectory_divergence
+from conformance.tolerances import EPS, single_step_rtol, trajectory_rtol
+from conformance.vectors import Vectors
+from refimpl.optim import SparseGrad
+
+# The optimizer hyperparameters that torch takes as tuples; JSON stores them as lists.
+TUPLE_OPTIONS = {"betas", "etas", "step_sizes", "eps", "ns_coefficients"}
+
+
+class CandidateError(Exception):
+    """The candidate raised, or returned something unusable (wrong shape, wrong count)."""
+
+
+@dataclass
+class LoadedCase:
+    """A vector case, with its arrays and description, and the conversions the checks need."""
+
+    id: str
+    meta: dict[str, Any]
+    arrays: dict[str, np.ndarray]
+
+    @classmethod
+    def load(cls, vectors: Vectors, case_id: str) -> LoadedCase:
+        return cls(case_id, vectors.describe(case_id), vectors.arrays(case_id))
+
+    @property
+    def n_params(self) -> int:
+        return sum(len(g["shapes"]) for g in self.meta["groups"])
+
+    @property
+    def hyper(self) -> dict[str, Any]:
+        return {
+            k: tuple(v) if k in TUPLE_OPTIONS and isinstance(v, list) else v
+            for k, v in self.meta["hyper"].items()
+        }
+
+    def groups(self, params: list[np.ndarray]) -> list[dict[str, Any]]:
+        out, start = [], 0
+        for g in self.meta["groups"]:
+            n = len(g["shapes"])
+            overrides = {k: tuple(v) if k in TUPLE_OPTIONS else v for k, v in g["overrides"].items()}
+            out.append({"params": params[start : start + n], **overrides})
+            start += n
+        return out
+
+    def initial(self) -> list[np.ndarray]:
+        return [self.arrays[f"init/{i}"] for i in range(self.n_params)]
+
+    def expected(self, t: int) -> list[np.ndarray]:
+        """Params after step ``t`` (1-based)."""
+        return [self.arrays[f"params/{i}"][t - 1] for i in range(self.n_params)]
+
+    def gradients(self, t: int) -> list[np.ndarray | SparseGrad | None]:
+        """The stored gradients of step ``t`` (0-based)."""
+        grads: list[np.ndarray | SparseGrad | None] = []
+        for i in range(self.n_params):
+            if not self.arrays["has_grad"][t, i]:
+                grads.append(None)
+            elif f"grads/{i}" in self.arrays:
+                grads.append(self.arrays[f"grads/{i}"][t])
+            else:
+                shape = tuple(self.arrays[f"init/{i}"].shape)
+                indices, values = self.arrays[f"grad/{t}/{i}/indices"], self.arrays[f"grad/{t}/{i}/values"]
+                grads.append(SparseGrad(indices, values, shape))
+        return grads
+
+    def changes(self, t: int) -> list[tuple[int, str, Any]]:
+        return [tuple(c) for c in self.meta["changes"].get(str(t), [])]
+
+    def state_dict(self, k: int) -> dict[str, Any]:
+        """The reference's optimizer state dict after step ``k``, in torch's layout."""
+        state: dict[int, dict[str, Any]] = {}
+        prefix = f"state/{k}/"
+        for name, value in self.arrays.items():
+            if name.startswith(prefix):
+                index, key = name[len(prefix) :].split("/", 1)
+                if key.endswith("[list]"):
+                    key, value = key[: -len("[list]")], list(value)
+                state.setdefault(int(index), {})[key] = value
+        groups, start = [], 0
+        for g, spec in zip(self.meta["checkpoint_param_groups"][str(k)], self.meta["groups"], strict=True):
+            groups.append({**g, "params": list(range(start, start + len(spec["shapes"])))})
+            start += len(spec["shapes"])
+        groups = [
+            {kk: tuple(v) if kk in TUPLE_OPTIONS and isinstance(v, list) else v for kk, v in g.items()}
+            for g in groups
+        ]
+        return {"state": state, "param_groups": groups}
+
+
+@dataclass
+class CheckResult:
+    passed: bool
+    divergence: Divergence
+    rtol: list[float]
+    seconds: float
+    steps_run: int
+    step_seconds: list[float] = field(default_factory=list)
+
+
+def _call(what: str, func: Any, *args: Any) -> Any:
+    try:
+        return func(*args)
+    except NotSupported:
+        raise
+    except Exception as e:  # any failure of the candidate is reported, with where it happened
+        raise CandidateError(f"{what}: candidate raised {type(e).__name__}: {e}".splitlines()[0]) from e
+
+
+def _params(run: Any, case: LoadedCase, when: str) -> list[np.ndarray]:
+    params = _call(f"reading params {when}", run.params)
+    if len(params) != case.n_params:
+        raise CandidateError(f"{when}: candidate returned {len(params)} params, expected {case.n_params}")
+    for i, (p, e) in enumerate(zip(params, case.initial(), strict=True)):
+        if np.shape(p) != e.shape:
+            raise CandidateError(f"{when}: param {i} has shape {np.shape(p)}, expected {e.shape}")
+    return [np.asarray(p) for p in params]
+
+
+def _objective_closure(case: LoadedCase) -> Any:
+    objective = getattr(refimpl.objectives, case.meta["objective"])
+
+    def closure(params: list[np.ndarray]) -> tuple[float, list[np.ndarray]]:
+        # The objective is evaluated in float64 at the candidate's params (cast up), so only the
+        # candidate's optimizer arithmetic is under test.
+        targets = case.initial()
+        loss, grads = objective([np.asarray(p).astype(t.dtype) for p, t in zip(params, targets, strict=True)])
+        return loss, grads
+
+    return closure
+
+
+def run_trajectory(adapter: Any, case: LoadedCase, dtype: str, device: str, variant: str) -> CheckResult:
+    name, steps = case.meta["optimizer"], case.meta["steps"]
+    start = time.perf_counter()
+    run = adapter.make_optimizer(
+        name, case.groups(case.initial()), case.hyper, dtype=dtype, device=device, variant=variant
+    )
+    closure = _objective_closure(case) if case.meta["objective"] else None
+    actual, step_seconds = [], []
+    for t in range(steps):
+        for group, key, value in case.changes(t):
+            _call(
+                f"setting param_groups[{group}][{key!r}] before step {t + 1}",
+                run.set_hyperparameter,
+                group,
+                key,
+                value,
+            )
+        tick = time.perf_counter()
+        if name == "LBFGS":
+            _call(f"step {t + 1}", run.step_closure, closure)
+        else:
+            grads = closure(_params(run, case, f"before step {t + 1}"))[1] if closure else case.gradients(t)
+            _call(f"step {t + 1}", run.step, grads)
+        step_seconds.append(time.perf_counter() - tick)
+        actual.append(_params(run, case, f"after step {t + 1}"))
+    rtol = trajectory_rtol(dtype, steps, case.meta.get("tolerance"))
+    d = trajectory_divergence(actual, [case.expected(t + 1) for t in range(steps)], rtol, EPS[dtype])
+    return CheckResult(
+        d.first_bad_step is None and not d.non_finite,
+        d,
+        rtol,
+        time.perf_counter() - start,
+        steps,
+        step_seconds,
+    )
+
+
+def run_single_steps(adapter: Any, case: LoadedCase, dtype: str, device: str, variant: str) -> CheckResult:
+    """One step from every checkpoint ``k`` (after step k, before step k + 1) that has a next step."""
+    name = case.meta["optimizer"]
+    start = time.perf_counter()
+    actual, expected, rtols = [], [], []
+    checkpoints = [k for k in case.meta["checkpoints"] if k < case.meta["steps"]]
+    for k in checkpoints:
+        run = adapter.make_optimizer(
+            name, case.groups(case.expected(k)), case.hyper, dtype=dtype, device=device, variant=variant
+        )
+        _call(
+            f"loading the state after step {k}",
+            run.load_state_dict,
+            _state_in_dtype(case.state_dict(k), dtype),
+        )
+        for group, key, value in case.changes(k):
+            _call(f"setting param_groups[{group}][{key!r}]", run.set_hyperparameter, group, key, value)
+        if name == "LBFGS":
+            _call(f"step {k + 1} from the checkpoint", run.step_closure, _objective_closure(case))
+        else:
+            _call(f"step {k + 1} from the checkpoint", run.step, case.gradients(k))
+        actual.append(_params(run, case, f"after step {k + 1} from the checkpoint"))
+        expected.append(case.expected(k + 1))
+        rtols.append(single_step_rtol(dtype, case.meta.get("tolerance")))
+    d = trajectory_divergence(actual, expected, rtols, EPS[dtype])
+    # The metrics count checkpoints; report the step each one checked instead.
+    d.first_bad_step = None if d.first_bad_step is None else checkpoints[d.first_bad_step - 1] + 1
+    d.worst_step = None if d.worst_step is None else checkpoints[d.worst_step - 1] + 1
+    return CheckResult(
+        d.first_bad_step is None and not d.non_finite, d, rtols, time.perf_counter() - start, len(actual)
+    )
+
+
+def _state_in_dtype(state_dict: dict[str, Any], dtype: str) -> dict[str, Any]:
+    """The reference's float64 state cast to the candidate's precision (``step`` stays as stored); NumPy has
+    no bfloat16, so those runs get float32 and the candidate rounds further as it loads."""
+    real = {"float64": np.float64, "float16": np.float16}.get(dtype, np.float32)
+    cplx = np.complex128 if dtype == "float64" else np.complex64
+
+    def cast(key: str, value: Any) -> Any:
+        if isinstance(value, list):
+            return [cast(key, v) for v in value]
+        if key == "step" or not isinstance(value, np.ndarray) or value.dtype.kind not in "fc":
+            return value
+        return value.astype(cplx if value.dtype.kind == "c" else real)
+
+    state = {i: {k: cast(k, v) for k, v in s.items()} for i, s in state_dict["state"].items()}
+    return {"state": state, "param_groups": state_dict["param_groups"]}
