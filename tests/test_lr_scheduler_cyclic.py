@@ -130,6 +130,16 @@ def test_warm_restarts_fractional_epochs_match_torch(T_mult):
     _assert_pair(build, steps=STEPS, epochs=epochs, reload_at=100)
 
 
+def test_warm_restarts_log_rounding_at_a_restart_as_torch():
+    # math.log(243, 3) = 4.999999999999999: step(242) with T_0=2, T_mult=3 lands at the end of the 4th run
+    # (T_cur = T_i = 162, lr = eta_min) instead of the start of the 5th (lr = initial lr). The reference
+    # keeps torch's arithmetic (see the module docstring); 728 (log exactly 6.0) restarts as it should.
+    build = lambda L, o: L.CosineAnnealingWarmRestarts(o, T_0=2, T_mult=3, eta_min=0.01)  # noqa: E731
+    lrs = _ref_lrs(build, 3, lr=1.0, epochs={1: 80, 2: 242, 3: 728})
+    assert list(lrs[1:]) == [1.0, 0.01, 1.0]
+    _assert_pair(build, steps=3, epochs={1: 80, 2: 242, 3: 728})
+
+
 def test_warm_restarts_resume_with_last_epoch_matches_torch():
     # pytorch/pytorch#88791: torch wraps T_cur once on resume; the reference reproduces it.
     build = lambda L, o: L.CosineAnnealingWarmRestarts(o, T_0=2, T_mult=2, last_epoch=20)  # noqa: E731

@@ -28,7 +28,11 @@ Where the reference follows torch's code:
   step order, and ``step(epoch)`` does *not* emit the epoch deprecation warning.
 - :math:`n` is computed with ``int(math.log(x, T_mult))``: at an exact restart boundary floating point
   may put the log just below the integer, giving the previous run with :math:`T_{cur} = T_i` (lr =
-  ``eta_min``) instead of the next run at :math:`T_{cur} = 0`. The reference uses the same expression.
+  ``eta_min``) instead of the next run at :math:`T_{cur} = 0`. Example: ``T_0=2, T_mult=3``,
+  ``step(242)`` (the 5th restart): ``math.log(243, 3)`` is ``4.999999999999999``, so torch sets
+  ``T_cur = T_i = 162`` and the lr to ``eta_min`` where the docs' rule ("when :math:`T_{cur} = 0` after
+  restart, set :math:`\eta_t = \eta_{max}`") gives :math:`\eta_{max}`. We found no upstream report;
+  the reference uses torch's expression, so it agrees with torch here.
 - Resuming with ``last_epoch = k >= 0`` starts from ``T_cur = k`` with ``T_i = T_0``: the first step
   wraps ``T_cur`` once, so for ``T_mult > 1`` and :math:`k` past the second restart the position is wrong
   (pytorch/pytorch#88791; the fix proposed in PR #110497 is not in torch 2.13). The reference reproduces
