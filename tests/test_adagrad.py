@@ -142,3 +142,18 @@ def test_sparse_with_weight_decay_fails_after_earlier_params_as_in_torch():
         ref_opt.step(grads)
     _assert_same_state(ref_opt, torch_opt)
     np.testing.assert_allclose(ref_params[0], tensors[0].detach().numpy(), rtol=RTOL)
+
+
+def test_torch_sparse_complex_squares_the_values():
+    # Records the deviation the reference does not follow (see adagrad.py): torch's sparse path sums g**2
+    # as complex numbers. If torch adopts the real-pair rule, this fails and the decision can be revisited.
+    rows, values = np.array([0, 2]), np.array([[1 + 2j, 3 - 1j], [0.5j, 1.0]])
+    p = torch.zeros((3, 2), dtype=torch.complex128, requires_grad=True)
+    p.grad = to_torch_grad(SparseGrad(rows, values, (3, 2)))
+    opt = torch.optim.Adagrad([p], lr=0.1)
+    opt.step()
+    np.testing.assert_allclose(opt.state[p]["sum"].numpy()[rows], values**2, rtol=ULPS)
+    ref_opt = Adagrad([np.zeros((3, 2), complex)], lr=0.1)
+    ref_opt.step([SparseGrad(rows, values, (3, 2))])
+    pairs = ref_opt.state[0]["sum"][rows]
+    np.testing.assert_allclose(pairs, values.real**2 + 1j * values.imag**2, rtol=ULPS)
