@@ -3,7 +3,8 @@
 Two checks per optimizer case:
 
 - **trajectory**: start from the stored initial params, apply every step (stored gradients, or the named
-  objective evaluated at the candidate's own params), compare the params after every step.
+  objective evaluated at the candidate's own params), compare the params after every step and the whole
+  optimizer state at every stored checkpoint.
 - **single step** (teacher forcing): for each stored checkpoint, load the reference's params and optimizer
   state into a fresh candidate optimizer, apply one step, compare. Accumulated rounding can neither hide a
   bug nor fake one, and the failing step is pinned exactly.
@@ -162,7 +163,10 @@ def run_trajectory(adapter: Any, case: LoadedCase, dtype: str, device: str, vari
         name, case.groups(case.initial()), case.hyper, dtype=dtype, device=device, variant=variant
     )
     closure = _objective_closure(case) if case.meta["objective"] else None
-    actual, step_seconds = [], []
+    actual: list[list[np.ndarray]] = []
+    expected: list[list[np.ndarray]] = []
+    step_seconds: list[float] = []
+    compare_state = "state_dict" in adapter.capabilities().features
     for t in range(steps):
         for group, key, value in case.changes(t):
             _call(
@@ -180,8 +184,13 @@ def run_trajectory(adapter: Any, case: LoadedCase, dtype: str, device: str, vari
             _call(f"step {t + 1}", run.step, grads)
         step_seconds.append(time.perf_counter() - tick)
         actual.append(_params(run, case, f"after step {t + 1}"))
+        expected.append(case.expected(t + 1))
+        if t + 1 in case.meta["checkpoints"] and compare_state:
+            got, want = _state_pairs(run, case, t + 1)
+            actual[-1] += got
+            expected[-1] += want
     rtol = trajectory_rtol(dtype, steps, case.meta.get("tolerance"))
-    d = trajectory_divergence(actual, [case.expected(t + 1) for t in range(steps)], rtol, EPS[dtype])
+    d = trajectory_divergence(actual, expected, rtol, EPS[dtype])
     return CheckResult(
         d.first_bad_step is None and not d.non_finite,
         d,
@@ -190,6 +199,38 @@ def run_trajectory(adapter: Any, case: LoadedCase, dtype: str, device: str, vari
         steps,
         step_seconds,
     )
+
+
+def _state_pairs(run: Any, case: LoadedCase, k: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The candidate's optimizer state after step ``k`` next to the reference's, entry by entry.
+
+    Compared alongside the params, so state that never feeds back into the params (ASGD's average ``ax``)
+    is checked too, and a wrong state is caught at the checkpoint where it first shows.
+    """
+    state = _call(f"reading the optimizer state after step {k}", run.state_dict)["state"]
+    got, want = [], []
+    for index, entries in case.state_dict(k)["state"].items():
+        for key, value in entries.items():
+            if index not in state or key not in state[index]:
+                raise CandidateError(f"after step {k}: the state of param {index} has no {key!r}")
+            mine = state[index][key]
+            if isinstance(value, list):
+                if len(mine) != len(value):
+                    raise CandidateError(
+                        f"after step {k}: param {index} state {key!r} has {len(mine)} entries, "
+                        f"expected {len(value)}"
+                    )
+                got += [np.asarray(m) for m in mine]
+                want += [np.asarray(v) for v in value]
+            else:
+                if np.shape(mine) != np.shape(value):
+                    raise CandidateError(
+                        f"after step {k}: param {index} state {key!r} has shape {np.shape(mine)}, "
+                        f"expected {np.shape(value)}"
+                    )
+                got.append(np.asarray(mine))
+                want.append(np.asarray(value))
+    return got, want
 
 
 def run_single_steps(adapter: Any, case: LoadedCase, dtype: str, device: str, variant: str) -> CheckResult:

@@ -62,9 +62,17 @@ def _set(hyper: dict[str, Any], option: str, value: Any, defaults: dict[str, Any
     return out
 
 
+def _compared(key: str, arrays: dict[str, Any], base: dict[str, Any]) -> bool:
+    """What the harness compares: params after every step, and state at checkpoints (same key, same shape)."""
+    if key.startswith("params/"):
+        return True
+    return key.startswith("state/") and key in arrays and arrays[key].shape == base[key].shape
+
+
 def observed_change(case: OptimCase, option: str, defaults: dict[str, Any]) -> float:
-    """The largest trajectory change (norm-wise relative, over all steps and params) that a plausible wrong
-    value of ``option`` causes; 0.0 if every perturbed value is rejected by the constructor."""
+    """The largest change (norm-wise relative, over the params after every step and the state at every
+    checkpoint) that a plausible wrong value of ``option`` causes; 0.0 if every perturbed value is rejected
+    by the constructor."""
     base = run_optim_case(case).arrays
     value = _get(dict(case.hyper), option, defaults)
     best = 0.0
@@ -76,6 +84,6 @@ def observed_change(case: OptimCase, option: str, defaults: dict[str, Any]) -> f
             continue  # not a valid value of this option here: try the next
         best = max(
             best,
-            max(normwise_error(arrays[k], base[k]) for k in base if k.startswith("params/")),
+            max(normwise_error(arrays[k], base[k]) for k in base if _compared(k, arrays, base)),
         )
     return best
