@@ -88,7 +88,8 @@ def step_optimizer(optimizer: Any) -> None:
     if isinstance(optimizer, torch.optim.Optimizer):
         for group in optimizer.param_groups:
             for p in group["params"]:
-                p.grad = torch.zeros_like(p)
+                if p.grad is None:  # the optimizers never clear it: set once
+                    p.grad = torch.zeros_like(p)
         optimizer.step()
     else:
         optimizer.step([np.zeros_like(p) for g in optimizer.param_groups for p in g["params"]])
