@@ -103,8 +103,17 @@ def _assert_pair(build: Build, **script: Any) -> float:
     return worst
 
 
-@pytest.mark.parametrize("optimizer", ["SGD", "Adam"])
-@pytest.mark.parametrize("name", [*CYCLIC, *ONE_CYCLE, *RESTARTS])
+# Adam matters only where the momentum (beta1) is cycled; the others run on SGD alone.
+NO_BETAS = {"cyclic-no-momentum", "one-cycle-no-momentum", *RESTARTS}
+MAIN_CASES = [
+    (n, opt)
+    for n in [*CYCLIC, *ONE_CYCLE, *RESTARTS]
+    for opt in ("SGD", "Adam")
+    if not (n in NO_BETAS and opt == "Adam")
+]
+
+
+@pytest.mark.parametrize("name,optimizer", MAIN_CASES)
 def test_matches_torch(name, optimizer):
     build = {**CYCLIC, **ONE_CYCLE, **RESTARTS}[name]  # the prefixes keep the names distinct
     _assert_pair(build, steps=STEPS, optimizer=optimizer, reload_at=83)
