@@ -1,12 +1,11 @@
-"""ASGD: hand-derived checks of the schedule and the average; torch's float32 eta under the float32 default.
+"""ASGD: hand-derived checks of the schedule and the average, with eta and mu held as float32 values.
 
-The pairwise differential sweep (float64 default dtype) is in test_per_coordinate_optimizers.py.
+The pairwise differential sweep is in test_per_coordinate_optimizers.py.
 """
 
 import numpy as np
 import pytest
 from differential import random_grads, run_pair, standard_groups
-from test_per_coordinate_optimizers import default_dtype
 
 from refimpl.optim import ASGD
 
@@ -25,7 +24,7 @@ def _grads(steps: int, shape: tuple[int, ...] = (3,)) -> list[np.ndarray]:
 def test_average_with_t0_zero_is_the_mean_of_the_iterates_from_step_two():
     # lambd = 0: eta_t = lr for all t, so theta follows plain SGD. mu_{t-1} = 1 / max(1, t - 1 - t0) is 1
     # at steps 1 and 2 (ax copies theta) and 1/(t - 1) after: ax_T = mean(theta_2, ..., theta_T).
-    lr, steps = 0.1, 8
+    lr, steps = 0.125, 8  # a float32 value: torch stores eta = lr in float32
     theta0 = np.array([1.0, -2.0, 0.5])
     theta = theta0.copy()
     opt = ASGD([theta], lr=lr, lambd=0.0, t0=0.0)
@@ -49,43 +48,40 @@ def test_before_t0_the_average_is_the_parameter():
 
 def test_decay_then_step_with_the_previous_eta():
     # theta_1 = theta_0 (1 - lambd lr) - lr g_1 (eta_0 = lr); eta_t = lr / (1 + lambd lr t)^alpha.
-    lr, lambd, alpha = 0.2, 0.5, 0.75
+    lr, lambd, alpha = 0.25, 0.5, 0.75  # lr a float32 value; later etas are rounded to float32 as torch does
     theta0, (g1, g2) = np.array([1.0, -3.0, 2.0]), _grads(2)
     theta = theta0.copy()
     opt = ASGD([theta], lr=lr, lambd=lambd, alpha=alpha)
     opt.step([g1])
     theta1 = theta0 * (1 - lambd * lr) - lr * g1
     np.testing.assert_allclose(theta, theta1, rtol=ULPS)
-    eta1 = lr / (1 + lambd * lr) ** alpha
-    assert opt.state[0]["eta"] == pytest.approx(eta1, rel=ULPS)
+    eta1 = float(np.float32(lr / (1 + lambd * lr) ** alpha))
+    assert opt.state[0]["eta"] == eta1
     opt.step([g2])
     np.testing.assert_allclose(theta, theta1 * (1 - lambd * eta1) - eta1 * g2, rtol=ULPS)
-    assert opt.state[0]["eta"] == pytest.approx(lr / (1 + 2 * lambd * lr) ** alpha, rel=ULPS)
+    assert opt.state[0]["eta"] == float(np.float32(lr / (1 + 2 * lambd * lr) ** alpha))
 
 
 def test_a_new_lr_takes_effect_one_step_late():
     # eta used at step t was computed at the end of step t - 1, with that step's lr.
     theta = np.zeros(1)
-    opt = ASGD([theta], lr=0.1, lambd=0.0)
+    opt = ASGD([theta], lr=0.125, lambd=0.0)
     opt.step([np.ones(1)])
     opt.param_groups[0]["lr"] = 0.5
     opt.step([np.ones(1)])
-    np.testing.assert_allclose(theta, [-0.2], rtol=ULPS)
+    np.testing.assert_allclose(theta, [-0.25], rtol=ULPS)
     opt.step([np.ones(1)])
-    np.testing.assert_allclose(theta, [-0.7], rtol=ULPS)
+    np.testing.assert_allclose(theta, [-0.75], rtol=ULPS)
 
 
-def test_torch_rounds_eta_and_mu_to_float32_under_the_float32_default():
-    # The documented difference: under torch's float32 default dtype, torch's eta and mu are the reference's
-    # (exact double) values rounded to float32, so the two disagree by up to 6e-8 relative per step; under
-    # the float64 default they agree to rounding (the sweep in test_per_coordinate_optimizers.py).
+def test_eta_and_mu_are_float32_values_as_torch_stores_them():
+    # torch keeps eta and mu in float32 scalar tensors (its default dtype) even for float64 params; the
+    # reference holds the same float32 values, and the rounding is not vacuous: the exact doubles differ.
     hyper = {"lr": 0.05, "lambd": 0.5, "alpha": 0.3, "t0": 3.5}
-    with default_dtype("float32"):
-        ref, tor = run_pair("ASGD", standard_groups(), hyper, random_grads(), steps=7)
+    ref, tor = run_pair("ASGD", standard_groups(), hyper, random_grads(), steps=7)
     for i, state in tor.state.items():
         assert state["eta"].dtype == np.float32
-        assert state["eta"] == np.float32(ref.state[i]["eta"])
-        assert state["mu"] == np.float32(ref.state[i]["mu"])
-        # neither value is a float32, so the rounding does change them: the check is not vacuous
-        assert float(np.float32(ref.state[i]["eta"])) != ref.state[i]["eta"]
-        assert float(np.float32(ref.state[i]["mu"])) != ref.state[i]["mu"]
+        assert state["eta"] == ref.state[i]["eta"]
+        assert state["mu"] == ref.state[i]["mu"]
+        t = ref.state[i]["step"]
+        assert ref.state[i]["eta"] != 0.05 / (1 + 0.5 * 0.05 * t) ** 0.3

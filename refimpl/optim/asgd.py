@@ -29,10 +29,12 @@ Where the reference meets torch's code:
   ``eta_0 = lr``, and a new ``lr`` set on the param group takes effect one step late (through ``eta_t``).
   ``eta_0`` is the group's ``lr`` when the parameter's state is created (its first step with a gradient).
 - The decay ``theta * (1 - lambda * eta)`` is applied before the gradient step, with the same ``eta``.
-- torch keeps ``step``, ``eta`` and ``mu`` as scalar tensors of the default dtype (float32 unless
-  ``torch.set_default_dtype(torch.float64)``): with the float32 default, ``eta`` and ``mu`` are rounded to
-  float32 (relative error up to 6e-8) before use. The reference keeps them as Python floats, i.e. the
-  exact formula in double precision; it agrees with torch to rounding under the float64 default.
+- torch keeps ``step``, ``eta`` and ``mu`` as scalar tensors of the default dtype, float32: each new
+  ``eta`` and ``mu`` is computed in double precision and *stored rounded to float32* (relative error up to
+  6e-8), and the rounded value is what the next step uses, whatever the params' dtype. That is torch's
+  code under its default settings and no upstream issue calls it a bug, so the spec follows it (as NAdam's
+  ``mu_product`` does): ``eta`` and ``mu`` are floats holding float32 values (``_as_float32``). Under
+  ``torch.set_default_dtype(torch.float64)`` torch would keep them exact instead.
 - ``lambd``, ``alpha`` and ``t0`` are not validated by torch (negative values are accepted); neither are
   they here.
 - Complex parameters are optimized as (real, imag) pairs (``real_view``).
@@ -55,6 +57,11 @@ TABLE = Table(
         Bound("weight_decay", low=0.0, message="Invalid weight_decay value: {value}"),
     )
 )
+
+
+def _as_float32(x: float) -> float:
+    """``x`` as torch stores it in a float32 scalar tensor (its default dtype), read back as a float."""
+    return float(np.float32(x))
 
 
 class ASGD(Optimizer):
@@ -97,7 +104,7 @@ class ASGD(Optimizer):
         for index, theta, grad in zip(indices, params, grads):
             state = self.state.setdefault(index, {})
             if not state:
-                state.update(step=0.0, eta=float(lr), mu=1.0, ax=np.zeros_like(theta))
+                state.update(step=0.0, eta=_as_float32(lr), mu=1.0, ax=np.zeros_like(theta))
             g = -grad if group["maximize"] else grad
             g, theta_r, ax = real_view(g), real_view(theta), real_view(state["ax"])
             state["step"] += 1
@@ -111,5 +118,5 @@ class ASGD(Optimizer):
             else:
                 ax[...] = theta_r
             t = state["step"]
-            state["eta"] = lr / ((1 + lambd * lr * t) ** alpha)
-            state["mu"] = 1 / max(1, t - t0)
+            state["eta"] = _as_float32(lr / ((1 + lambd * lr * t) ** alpha))
+            state["mu"] = _as_float32(1 / max(1, t - t0))
