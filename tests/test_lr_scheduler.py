@@ -297,6 +297,10 @@ ERRORS: dict[str, ErrorScript] = {
     "ChainedScheduler-not-a-scheduler": lambda L, o, p: L.ChainedScheduler([L.StepLR(o, 2), object()]),
     "ChainedScheduler-other-optimizer": lambda L, o, p: L.ChainedScheduler([L.StepLR(o, 2), L.StepLR(p, 2)]),
     "ChainedScheduler-given-other-optimizer": lambda L, o, p: L.ChainedScheduler([L.StepLR(o, 2)], p),
+    "ChainedScheduler-plateau": lambda L, o, p: L.ChainedScheduler([L.StepLR(o, 2), L.ReduceLROnPlateau(o)]),
+    "SequentialLR-plateau-before-optimizer-check": lambda L, o, p: L.SequentialLR(
+        o, [L.ReduceLROnPlateau(p), L.StepLR(o, 2)], [3]
+    ),
     "SequentialLR-empty": lambda L, o, p: L.SequentialLR(o, [], []),
     "SequentialLR-milestones": lambda L, o, p: L.SequentialLR(o, [L.StepLR(o, 2), L.StepLR(o, 3)], [1, 2]),
     "SequentialLR-not-a-scheduler": lambda L, o, p: L.SequentialLR(o, [L.StepLR(o, 2), 5], [3]),

@@ -7,23 +7,11 @@ their own.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
+from refimpl.lr_scheduler.reduce_lr_on_plateau import ReduceLROnPlateau
 from refimpl.lr_scheduler.scheduler import load_state_dict_with, state_dict_with
 from refimpl.optim._validation import Rule, Table
-
-
-def _is_reduce_on_plateau(scheduler: Any) -> bool:
-    # Imported on use: ReduceLROnPlateau's module imports the scheduler base, not this one.
-    try:
-        module = importlib.import_module("refimpl.lr_scheduler.reduce_lr_on_plateau")
-    except ModuleNotFoundError as e:  # not written yet: then nothing can be one
-        if e.name != "refimpl.lr_scheduler.reduce_lr_on_plateau":
-            raise
-        return False
-    return isinstance(scheduler, module.ReduceLROnPlateau)
-
 
 # Checked for each wrapped scheduler, over {"name", "index", "scheduler", "optimizer"}; the messages read
 # attributes through str.format, as torch's f-strings do.
@@ -37,7 +25,7 @@ SCHEDULER_TABLE = Table(
         ),
         Rule(
             ("schedulers",),
-            lambda h: not _is_reduce_on_plateau(h["scheduler"]),
+            lambda h: not isinstance(h["scheduler"], ReduceLROnPlateau),
             "{name} does not support `ReduceLROnPlateau` scheduler as it "
             "requires additional kwargs to be specified when calling `step`, "
             "but got one at index {index} in the given schedulers sequence.",
