@@ -272,3 +272,35 @@ def assert_same_error(name: str, kwargs: dict[str, Any], params: list[np.ndarray
     actual = raised(lambda: getattr(ref, name)([p.copy() for p in params], **kwargs))
     # torch formats float('nan') the same way Python does, so messages compare as strings.
     assert actual == expected, f"{name}({kwargs}): refimpl raised {actual}, torch raised {expected}"
+
+
+def assert_same_step_error(
+    name: str,
+    params: list[np.ndarray],
+    grads: list[Any],
+    hyper: dict[str, Any] | None = None,
+    added: list[np.ndarray] | None = None,
+    rtol: float = 1e-12,
+) -> None:
+    """One ``step`` of refimpl's and torch's ``name`` raises the same exception (type and message), and both
+    leave the same state behind (the state torch creates before it raises, within ``rtol``).
+
+    For the checks torch makes at step time (complex params, sparse or dense gradients, shapes). ``added``
+    params go in a second group through ``add_param_group``, which skips checks some constructors make.
+    ``grads`` covers ``params`` then ``added``.
+    """
+    hyper, added = hyper or {}, added or []
+    ref_opt = getattr(ref, name)([p.copy() for p in params], **hyper)
+    torch_params = [torch.from_numpy(p.copy()) for p in params + added]
+    torch_opt = getattr(torch.optim, name)(torch_params[: len(params)], **hyper)
+    if added:
+        ref_opt.add_param_group({"params": [p.copy() for p in added]})
+        torch_opt.add_param_group({"params": torch_params[len(params) :]})
+    for p, g in zip(torch_params, grads):
+        p.grad = None if g is None else to_torch_grad(g)
+    expected = raised(torch_opt.step)
+    assert expected is not None, f"{name}: torch did not raise"
+    actual = raised(lambda: ref_opt.step(grads))
+    assert actual == expected, f"{name}: refimpl raised {actual}, torch raised {expected}"
+    ref_traj = Trajectory(state=to_numpy(ref_opt.state_dict()["state"]))
+    assert_close(ref_traj, Trajectory(state=to_numpy(torch_opt.state_dict()["state"])), rtol)

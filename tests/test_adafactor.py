@@ -5,13 +5,12 @@ import pytest
 from differential import (
     assert_close,
     assert_same_error,
+    assert_same_step_error,
     invalid_kwargs,
     pairwise,
-    raised,
     random_grads,
     run_pair,
     standard_groups,
-    to_torch_grad,
     torch,
 )
 
@@ -129,20 +128,6 @@ def test_none_gradient_neither_moves_nor_creates_state():
     assert list(opt.state) == [0]
 
 
-def _step_error(params: list[np.ndarray], grads: list) -> tuple[tuple | None, tuple | None, list, list]:
-    """Step refimpl and torch once; their exceptions and state keys per parameter afterwards."""
-    ref_opt = Adafactor([p.copy() for p in params])
-    tor_params = [torch.from_numpy(p.copy()) for p in params]
-    tor_opt = torch.optim.Adafactor(tor_params)
-    for p, g in zip(tor_params, grads):
-        p.grad = None if g is None else to_torch_grad(g)
-    ref_err = raised(lambda: ref_opt.step(grads))
-    tor_err = raised(tor_opt.step)
-    ref_keys = [sorted(s) for _, s in sorted(ref_opt.state.items())]
-    tor_keys = [sorted(s) for _, s in sorted(tor_opt.state_dict()["state"].items())]
-    return ref_err, tor_err, ref_keys, tor_keys
-
-
 @pytest.mark.parametrize(
     "params, grads",
     [
@@ -156,10 +141,7 @@ def _step_error(params: list[np.ndarray], grads: list) -> tuple[tuple | None, tu
     ids=["complex", "sparse", "empty", "empty-2d"],
 )
 def test_step_errors_are_torchs(params, grads):
-    ref_err, tor_err, ref_keys, tor_keys = _step_error(params, grads)
-    assert tor_err is not None
-    assert ref_err == tor_err
-    assert ref_keys == tor_keys
+    assert_same_step_error("Adafactor", params, grads)
 
 
 @pytest.mark.parametrize(

@@ -5,11 +5,11 @@ import pytest
 from differential import (
     assert_close,
     assert_same_error,
+    assert_same_step_error,
     invalid_kwargs,
     pairwise,
     raised,
     run_pair,
-    to_torch_grad,
     torch,
 )
 
@@ -134,16 +134,7 @@ def test_none_gradient_neither_moves_nor_creates_state():
 def test_dense_gradient_raises_as_torch_after_earlier_params_are_counted():
     params = [np.ones((3, 2)), np.ones((3, 2))]
     grads = [SparseGrad(np.array([0]), np.ones((1, 2)), (3, 2)), np.ones((3, 2))]
-    ref_opt = SparseAdam([p.copy() for p in params])
-    tor_params = [torch.from_numpy(p.copy()) for p in params]
-    tor_opt = torch.optim.SparseAdam(tor_params)
-    for p, g in zip(tor_params, grads):
-        p.grad = to_torch_grad(g)
-    ref_err, tor_err = raised(lambda: ref_opt.step(grads)), raised(tor_opt.step)
-    assert tor_err is not None and ref_err == tor_err
-    assert {i: s["step"] for i, s in ref_opt.state.items()} == {
-        i: s["step"] for i, s in tor_opt.state_dict()["state"].items()
-    }
+    assert_same_step_error("SparseAdam", params, grads)
 
 
 @pytest.mark.parametrize(
