@@ -33,8 +33,10 @@ def test_average_with_t0_zero_is_the_mean_of_the_iterates_from_step_two():
         opt.step([g])
         iterates.append(iterates[-1] - lr * g)
         np.testing.assert_allclose(theta, iterates[-1], rtol=ULPS)
-    np.testing.assert_allclose(opt.state[0]["ax"], np.mean(iterates[2:], axis=0), rtol=1e-14)  # ~8 roundings
-    assert opt.state[0]["mu"] == 1 / (steps - 0.0)
+    # The weights mu = 1/k are float32 values (relative error <= 2^-24 = 6e-8 each, as torch stores them), and
+    # 7 of them shape the mean: 5e-7 covers that, while an averaging off by one step is off by ~10%.
+    np.testing.assert_allclose(opt.state[0]["ax"], np.mean(iterates[2:], axis=0), rtol=5e-7)
+    assert opt.state[0]["mu"] == 1 / steps  # 1/8: a float32 value
 
 
 def test_before_t0_the_average_is_the_parameter():
