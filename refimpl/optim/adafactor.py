@@ -32,6 +32,7 @@ which the reference follows, differs from the paper as torch's documentation say
   before the row and column statistics. Row and column statistics are means, not the paper's sums (the
   ratio ``R C / mean(R)`` equals the paper's ``R C / sum(R)`` with summed statistics).
 - A tensor of three or more dimensions is factored over its last two dimensions, batched over the others.
+- Defaults: the paper's ``eps1`` is 1e-30; torch's ``eps1=None`` is the dtype's machine epsilon (below).
 
 Where the reference meets torch's code rather than its docs:
 
