@@ -93,6 +93,13 @@ def test_linear_lr_closed_form() -> None:
     np.testing.assert_allclose(got, BASE * factor[:, None], rtol=_rtol(total))  # one rounding per ratio
 
 
+def test_linear_lr_empty_window_is_end_factor() -> None:
+    # total_iters = 0: the window is empty, so the schedule is at end_factor from epoch 0 (the intended
+    # behaviour, pytorch/pytorch#193682; torch 2.13 stays at start_factor).
+    got = _lrs(lambda o: L.LinearLR(o, start_factor=0.2, end_factor=0.6, total_iters=0), steps=10)
+    np.testing.assert_array_equal(got, np.broadcast_to(BASE * 0.6, got.shape))  # one product, as computed
+
+
 def test_exponential_lr_closed_form() -> None:
     got = _lrs(lambda o: L.ExponentialLR(o, gamma=0.97))
     np.testing.assert_allclose(got, BASE * 0.97 ** T[:, None], rtol=_rtol(200))

@@ -15,9 +15,14 @@ Where the reference meets torch's code rather than its docs:
 
 - ``start_factor`` must lie in ``(0, 1]`` and ``end_factor`` in ``[0, 1]`` (so LinearLR cannot warm *up*
   past the optimizer's lr); NaN passes both checks (``> 1.0 or <= 0`` / ``< 0``).
-- ``total_iters`` is not validated. With ``T = 0`` the recursive form applies ``s`` at ``t = 0`` and then
-  never changes the lr (``t > T``), so the lr stays at ``eta_0 * s`` and never reaches ``eta_0 * e``; the
-  closed form divides by zero (``ZeroDivisionError``).
+- ``total_iters`` is not validated.
+
+Known deviation from torch 2.13 (an acknowledged bug, pytorch/pytorch#193682, open, triaged as a silent
+correctness bug): with ``T <= 0`` the interpolation window is empty, so the schedule is complete at
+``t = 0`` and the factor is ``e`` from then on (a no-op for the default ``e = 1``). torch's recursive form
+applies ``s`` at ``t = 0`` and never undoes it (every later ``t`` is ``> T``), so its lr stays at
+``eta_0 * s`` for the whole run; its closed form divides by zero for ``T = 0``. The reference follows the
+intended schedule in both forms: ``eta_t = eta_0 * e`` for every ``t >= 0`` when ``T <= 0``.
 - A resumed scheduler (``last_epoch >= 0``) skips the recursion on its constructor step (``_is_initial``),
   except at ``t = 0``.
 """
@@ -68,7 +73,8 @@ class LinearLR(LRScheduler):
         self._warn_if_outside_step()
         s, e, t = self.start_factor, self.end_factor, self.last_epoch
         if t == 0:
-            return [group["lr"] * s for group in self.optimizer.param_groups]
+            first = s if self.total_iters > 0 else e  # empty window: already at e (pytorch/pytorch#193682)
+            return [group["lr"] * first for group in self.optimizer.param_groups]
         if self._is_initial or t > self.total_iters:
             return group_values(self.optimizer, "lr")
         ratio = 1.0 + (e - s) / (self.total_iters * s + (t - 1) * (e - s))
@@ -76,4 +82,6 @@ class LinearLR(LRScheduler):
 
     def _get_closed_form_lr(self) -> list[float]:
         s, e, total = self.start_factor, self.end_factor, self.total_iters
+        if total <= 0:  # empty window (pytorch/pytorch#193682): torch divides by zero for total == 0
+            return [base_lr * e for base_lr in self.base_lrs]
         return [base_lr * (s + (e - s) * min(total, self.last_epoch) / total) for base_lr in self.base_lrs]
