@@ -41,6 +41,8 @@ Where the reference meets torch's code rather than its docs (or a decision was t
   changes :math:`y` and ``old_stps`` the steps :math:`s`. ``al`` is the two-loop scratch list (length
   ``history_size``, ``None`` where never written), kept in state with whatever the last recursion left.
   ``H_diag`` is the integer 1 until the first curvature pair is accepted.
+- The curvature test ``y.s > 1e-10`` is absolute (as in minFunc), not relative to the scale of the
+  problem: on a small-scale problem every pair is skipped and L-BFGS is gradient descent with step ``lr``.
 - "First iteration" means the first iteration ever (``state["n_iter"] == 1``), not the first of each
   ``step``: only then is ``d = -g`` and ``t`` scaled by ``1/||g||_1``.
 - The docs say ``max_eval`` defaults to ``max_iter * 1.25``; the code uses ``max_iter * 5 // 4`` (an int).
@@ -57,6 +59,8 @@ Where the reference meets torch's code rather than its docs (or a decision was t
 - ``line_search_fn`` is validated nowhere at construction: a value other than ``None`` or
   ``"strong_wolfe"`` raises ``RuntimeError("only 'strong_wolfe' is supported")`` at the first line
   search, after the closure has run once and ``func_evals``/``n_iter`` have been counted.
+- A 1-element array ``lr`` stands for torch's 1-element Tensor ``lr`` (squeezed at each step); an invalid
+  one is reported with its value as a float, where torch prints the tensor.
 - ``step`` returns the loss of its first closure evaluation (torch returns the closure's own return
   value; here the closure returns ``(loss, grads)`` and ``step`` returns ``float(loss)``).
 - Numerics are torch's IEEE semantics: a division by zero gives ``inf``/``nan`` without a warning. Where
@@ -240,9 +244,12 @@ class LBFGS(Optimizer):
         history_size: int = 100,
         line_search_fn: str | None = None,
     ) -> None:
-        if isinstance(lr, np.ndarray) and lr.size != 1:  # torch: a Tensor lr
-            raise ValueError("Tensor lr must be 1-element")
-        TABLE.validate({"lr": lr})
+        if isinstance(lr, np.ndarray):  # torch: a Tensor lr, which must hold one element
+            if lr.size != 1:
+                raise ValueError("Tensor lr must be 1-element")
+            TABLE.validate({"lr": lr.item()})
+        else:
+            TABLE.validate({"lr": lr})
         if max_eval is None:
             max_eval = max_iter * 5 // 4
         defaults = {
