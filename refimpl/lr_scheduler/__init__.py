@@ -1,4 +1,4 @@
-"""Reference LR schedulers, one module per class, with torch.optim.lr_scheduler's names, arguments and defaults.
+"""Reference LR schedulers, one module per class, with torch.optim.lr_scheduler's names, arguments, defaults.
 
 They drive ``refimpl.optim`` optimizers through ``optimizer.param_groups`` exactly as torch's drive torch's.
 Each class is imported from its own module on first use.
