@@ -1,0 +1,117 @@
+"""Compact torch implementations of some torch.optim optimizers, with mistakes that can be switched on.
+
+Each class subclasses torch's own (so construction, validation, ``param_groups``, ``state_dict`` and
+``load_state_dict`` are torch's) and re-implements ``step`` as a plain for-loop over params in the order of
+torch's documentation. ``mistakes`` names the errors a mutant commits; each ``if`` on a mistake shows, next
+to the right line, the wrong one a port might write.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+
+
+def _real(x: torch.Tensor) -> torch.Tensor:
+    return torch.view_as_real(x) if torch.is_complex(x) else x
+
+
+class CompactSGD(torch.optim.SGD):
+    mistakes: ClassVar[frozenset[str]] = frozenset()
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:
+        m = self.mistakes
+        if not hasattr(self, "first_lrs"):
+            self.first_lrs = [g["lr"] for g in self.param_groups]
+        for group_index, group in enumerate(self.param_groups):
+            lr = self.first_lrs[group_index] if "lr_read_once" in m else group["lr"]
+            mu, tau, wd = group["momentum"], group["dampening"], group["weight_decay"]
+            for p in group["params"]:
+                if p.grad is None:
+                    if "none_grad_as_zero" not in m:
+                        continue
+                    p.grad = torch.zeros_like(p)
+                g = p.grad.to_dense() if p.grad.is_sparse else p.grad
+                if "weight_decay_before_maximize" in m:
+                    g = g + wd * p if wd != 0 else g
+                    g = -g if group["maximize"] else g
+                else:
+                    g = -g if group["maximize"] else g
+                    g = g + wd * p if wd != 0 else g
+                if mu != 0:
+                    state = self.state[p]
+                    buf = state.get("momentum_buffer")
+                    if buf is None:
+                        buf = (1 - tau) * g if "dampening_on_first_step" in m else g.clone()
+                    else:
+                        buf = mu * buf + (1 - tau) * g
+                    state["momentum_buffer"] = buf
+                    g = buf if "nesterov_uses_buffer" in m or not group["nesterov"] else g + mu * buf
+                p.add_(g, alpha=-lr)
+        return None
+
+
+class CompactAdam(torch.optim.Adam):
+    """Adam and AdamW (``decoupled_weight_decay``) as torch's for-loop computes them."""
+
+    mistakes: ClassVar[frozenset[str]] = frozenset()
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:
+        m = self.mistakes
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
+            amsgrad = group["amsgrad"] and not ("foreach_ignores_amsgrad" in m and group["foreach"])
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state["step"] = torch.tensor(0.0)
+                    state["exp_avg"] = torch.zeros_like(p)
+                    state["exp_avg_sq"] = torch.zeros_like(p)
+                    if group["amsgrad"]:
+                        state["max_exp_avg_sq"] = torch.zeros_like(p)
+                g = -p.grad if group["maximize"] else p.grad
+                if wd != 0:
+                    if group["decoupled_weight_decay"] and "decoupled_as_l2" not in m:
+                        p.mul_(1 - lr * wd)
+                    else:
+                        g = g + wd * p
+                state["step"] += 1
+                t = state["step"].item() + (1 if "bias_correction_off_by_one" in m else 0)
+                theta, g = _real(p), _real(g)
+                m_t, v_t = _real(state["exp_avg"]), _real(state["exp_avg_sq"])
+                m_t.lerp_(g, 1 - beta1)
+                v_t.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+                bias_correction1 = 1 - beta1**t
+                bias_correction2_sqrt = (1 - beta2**t) ** 0.5
+                if amsgrad:
+                    v_max = _real(state["max_exp_avg_sq"])
+                    if "amsgrad_on_corrected_moment" in m:
+                        torch.maximum(v_max, v_t / (1 - beta2**t), out=v_max)
+                        v_used = v_max * (1 - beta2**t)
+                    else:
+                        torch.maximum(v_max, v_t, out=v_max)
+                        v_used = v_max
+                else:
+                    v_used = v_t
+                if "eps_inside_sqrt" in m:
+                    denom = (v_used / bias_correction2_sqrt**2 + eps).sqrt()
+                else:
+                    denom = v_used.sqrt() / bias_correction2_sqrt + eps
+                theta.addcdiv_(m_t, denom, value=-lr / bias_correction1)
+        return None
+
+
+class CompactAdamW(CompactAdam, torch.optim.AdamW):
+    """AdamW is Adam with ``decoupled_weight_decay=True`` (torch 2.13); construction is AdamW's."""
+
+
+def mutant(base: type, *mistakes: str) -> type:
+    """``base`` with ``mistakes`` switched on, under torch's class name (what ``torch:MODULE`` looks up)."""
+    name = base.__name__.removeprefix("Compact")
+    return type(name, (base,), {"mistakes": frozenset(mistakes), "__module__": base.__module__})
