@@ -40,18 +40,19 @@ Objective = Callable[[Sequence[np.ndarray]], tuple[float, list[Any]]]
 # float64 against torch's float64, measured. The reference does torch's operations in torch's order, but
 # two roundings differ by design (readable NumPy, no emulated hardware instructions): torch's
 # ``p.add_(d, alpha=t)`` is a fused multiply-add (one rounding; measured bit-exact against an exact FMA),
-# NumPy's ``p + t * d`` rounds twice; and ``torch.dot`` (MKL) sums in another order than ``np.dot``
-# (bit-equal only for 2 elements). Each costs an ULP (~1e-16) per iteration; L-BFGS feeds the iterate back
-# through gradient differences (y = g - g_prev, which cancel digits) and the line search, so the ULPs grow
-# with the iterations and the conditioning. Measured over the full product of OPTIONS (96 runs; ``pairwise``
-# picks a different subset in each process, so all had to pass) and every other case here, at most 22
-# iterations on condition <= 1e4: 2.6e-11 (params of Rosenbrock-2D after 21 strong Wolfe iterations; the
-# state agrees as well, ``al`` and ``ro`` compared as vectors). With an exact FMA patched in, Rosenbrock-2D
-# agrees bit for bit, so these are the two roundings. 1e-9 leaves a factor ~40 for the chaotic growth; a
-# formula or order error in the direction, step length or history shows up at 1e-4 and above, and every
-# branch decision (closure calls, func_evals, n_iter) is compared exactly. Runs to convergence are avoided:
-# there the gradient differences are pure rounding (measured 6e-10 after 36 iterations of Rosenbrock, 5e-6
-# in the state after 60).
+# NumPy's ``p + t * d`` rounds twice; and ``torch.dot`` (MKL) sums in another order than ``np.dot`` (even
+# for 2 elements: torch's is a0 b0 + a1 b1, NumPy's fuses). Each costs an ULP (~1e-16) per iteration;
+# L-BFGS feeds the iterate back through gradient differences (y = g - g_prev, which cancel digits) and the
+# line search, so the ULPs grow with the iterations and the conditioning. Measured over the full product
+# of OPTIONS (96 runs; ``pairwise`` picks a different subset in each process, so all had to pass) and
+# every other case here, at most 22 iterations on condition <= 1e4: 2.6e-11 (params of Rosenbrock-2D
+# after 21 strong Wolfe iterations; the state agrees as well, ``al`` and ``ro`` compared as vectors).
+# With an exact FMA patched into the update, Rosenbrock-2D's params agree bit for bit (state to 8e-16):
+# these are the two roundings. 1e-9 leaves a factor ~40 for the chaotic growth; a formula or order error
+# in the direction, step length or history shows up at 1e-4 and above, and every branch decision (closure
+# calls, func_evals, n_iter) is compared exactly. Runs to convergence are avoided: there the gradient
+# differences are pure rounding (measured 6e-10 after 36 iterations of Rosenbrock, 5e-6 in the state
+# after 60).
 RTOL = 1e-9
 
 
