@@ -549,8 +549,16 @@ def _step_outcome(
         lambda cls, ps: cls(ps, line_search_fn="strong_wolfe", max_eval=0),
         # a second group added after construction: rejected by step
         lambda cls, ps: _with_second_group(cls(ps)),
+        # lr = 0 (a Python float) with the step test disabled: the second iteration's line search
+        # interpolates between two equal points; Python floats raise where tensors would give nan
+        lambda cls, ps: cls(ps, lr=0.0, line_search_fn="strong_wolfe", tolerance_change=-1.0),
     ],
-    ids=["unknown line search", "max_eval 0 with strong_wolfe", "added param group"],
+    ids=[
+        "unknown line search",
+        "max_eval 0 with strong_wolfe",
+        "added param group",
+        "zero-width interpolation",
+    ],
 )
 def test_step_errors_as_torch(make_opt: Callable[[Any, list[Any]], Any]) -> None:
     x0 = np.array([-1.2, 1.0])
