@@ -30,7 +30,7 @@ class OptimRecord:
 
 
 def initial_params(case: OptimCase) -> list[np.ndarray]:
-    rng = np.random.default_rng(seed_of(case.id + "/init"))
+    rng = np.random.default_rng(seed_of(case.seed_name + "/init"))
     params = []
     for group in case.groups:
         for shape in group.shapes:
@@ -46,7 +46,7 @@ def draw_gradient(case: OptimCase, t: int, i: int, param: np.ndarray) -> np.ndar
     spec: Gradients = case.gradients
     if spec.none_every and (t + i) % spec.none_every == 0 and (t, i) != (0, 0):
         return None
-    rng = np.random.default_rng([seed_of(case.id + "/grad"), t, i])
+    rng = np.random.default_rng([seed_of(case.seed_name + "/grad"), t, i])
 
     def normal(shape: tuple[int, ...]) -> np.ndarray:
         g = rng.standard_normal(shape)
@@ -62,7 +62,7 @@ def draw_gradient(case: OptimCase, t: int, i: int, param: np.ndarray) -> np.ndar
         # Magnitudes in [0.5, 1.5); about four in five elements flip sign every step, the rest keep theirs,
         # so Rprop's step sizes both shrink (to the lower bound) and grow (to the upper bound).
         magnitude = 0.5 + rng.random(param.shape)
-        keep = np.random.default_rng([seed_of(case.id + "/keep"), i]).random(param.shape) < 0.2
+        keep = np.random.default_rng([seed_of(case.seed_name + "/keep"), i]).random(param.shape) < 0.2
         sign = np.where(keep, 1.0, (-1.0) ** t)
         g = magnitude * sign * spec.scale
     elif spec.pattern == "sparse":

@@ -64,7 +64,10 @@ class LoadedCase:
         out, start = [], 0
         for g in self.meta["groups"]:
             n = len(g["shapes"])
-            overrides = {k: tuple(v) if k in TUPLE_OPTIONS else v for k, v in g["overrides"].items()}
+            overrides = {
+                k: tuple(v) if k in TUPLE_OPTIONS and isinstance(v, list) else v
+                for k, v in g["overrides"].items()
+            }
             out.append({"params": params[start : start + n], **overrides})
             start += n
         return out

@@ -129,6 +129,13 @@ class OptimCase:
     changes: Mapping[int, tuple[tuple[int, str, Any], ...]] = field(default_factory=dict)
     dtype: str = "float64"
     tag: str = ""
+    # The name random params and gradients are drawn from; empty means the id. The observability test
+    # pins it to the unperturbed case's id, so that a perturbed option is the only thing that changes.
+    seed: str = ""
+
+    @property
+    def seed_name(self) -> str:
+        return self.seed or self.id
 
     @property
     def id(self) -> str:

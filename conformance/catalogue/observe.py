@@ -11,6 +11,8 @@ import math
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
+
 from conformance.catalogue.model import OptimCase
 from conformance.generate import run_optim_case
 from conformance.metrics import normwise_error
@@ -70,20 +72,27 @@ def _compared(key: str, arrays: dict[str, Any], base: dict[str, Any]) -> bool:
 
 
 def observed_change(case: OptimCase, option: str, defaults: dict[str, Any]) -> float:
-    """The largest change (norm-wise relative, over the params after every step and the state at every
-    checkpoint) that a plausible wrong value of ``option`` causes; 0.0 if every perturbed value is rejected
-    by the constructor."""
+    """The smallest change (norm-wise relative, over the params after every step and the state at every
+    checkpoint) among the plausible wrong values of ``option``: every one of them must be visible.
+
+    Values the constructor rejects are not plausible mistakes and are skipped, and so are values whose run
+    blows up to NaN/inf (a divergence is visible, but says nothing about the case's sensitivity). Returns
+    0.0 if no candidate value is left. The perturbed runs draw the same params and gradients as the case
+    itself (``seed``), so the option is the only difference.
+    """
     base = run_optim_case(case).arrays
     value = _get(dict(case.hyper), option, defaults)
-    best = 0.0
+    changes = []
     for wrong in candidates(option, value):
-        mutated = replace(case, hyper=_set(dict(case.hyper), option, wrong, defaults))
+        mutated = replace(case, hyper=_set(dict(case.hyper), option, wrong, defaults), seed=case.seed_name)
         try:
-            arrays = run_optim_case(mutated).arrays
+            with np.errstate(
+                all="ignore"
+            ):  # a blow-up is expected for some wrong values; it is skipped below
+                arrays = run_optim_case(mutated).arrays
         except (ValueError, RuntimeError, TypeError):
-            continue  # not a valid value of this option here: try the next
-        best = max(
-            best,
-            max(normwise_error(arrays[k], base[k]) for k in base if _compared(k, arrays, base)),
-        )
-    return best
+            continue  # not a valid value of this option here
+        change = max(normwise_error(arrays[k], base[k]) for k in base if _compared(k, arrays, base))
+        if math.isfinite(change):
+            changes.append(change)
+    return min(changes, default=0.0)
