@@ -4,7 +4,7 @@ One TOML file per implementation, ``conformance/known_deviations/<impl>.toml`` (
 ``--impl=torch``; ``torch:MODULE`` candidates use ``<MODULE>.toml`` if present)::
 
     [[deviation]]
-    test = "test_trajectory[nadam/*-float32-*]"   # fnmatch pattern over the test id
+    test = "test_trajectory[nadam/*-float32-*]"   # pattern over the test id: * and ? are wildcards
     reason = "what differs and why"
     upstream = "https://github.com/pytorch/pytorch/issues/NNNN"
     device = "cuda"                 # optional conditions: device type, dtype, variant,
@@ -23,7 +23,7 @@ and its entry removed. Entries that match no test are listed at the end of the r
 
 from __future__ import annotations
 
-import fnmatch
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +48,7 @@ class Deviation:
     matched: int = 0
 
     def matches(self, test_id: str, params: dict[str, str], torch_version: str | None) -> bool:
-        if not fnmatch.fnmatchcase(test_id, self.test):
+        if not pattern_matches(self.test, test_id):
             return False
         for key, wanted in self.conditions.items():
             value = params.get(key, "")
@@ -57,6 +57,13 @@ class Deviation:
         return self.torch is None or (
             torch_version is not None and version_matches(torch_version, self.torch)
         )
+
+
+def pattern_matches(pattern: str, test_id: str) -> bool:
+    """Shell-style ``*`` and ``?`` wildcards only: unlike ``fnmatch``, brackets are literal, since every
+    parametrized test id contains ``[...]``."""
+    regex = re.escape(pattern).replace(r"\*", ".*").replace(r"\?", ".")
+    return re.fullmatch(regex, test_id) is not None
 
 
 def version_matches(version: str, specifier: str) -> bool:
@@ -110,6 +117,6 @@ def load(impl: str) -> tuple[list[Deviation], list[dict[str, Any]], Path | None]
 def tolerance_override(tolerances: list[dict[str, Any]], test_id: str) -> dict[str, float]:
     """The per-dtype overrides of the first ``[[tolerance]]`` entry matching ``test_id``."""
     for entry in tolerances:
-        if fnmatch.fnmatchcase(test_id, entry["test"]):
+        if pattern_matches(entry["test"], test_id):
             return {k: float(v) for k, v in entry.items() if k not in ("test", "reason")}
     return {}
