@@ -78,6 +78,7 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         adapter = resolve(impl)
         vectors = Vectors(config.getoption("--vectors"))
+        vectors.check_hashes()
         deviations, tolerances, deviations_file = load(impl)
     except (UnknownImplementation, VectorError, KnownDeviationError, NotSupported) as e:
         raise pytest.UsageError(str(e)) from None

@@ -138,6 +138,14 @@ class Vectors:
             )
         return data
 
+    def check_hashes(self) -> None:
+        """Every listed file is present and unedited (raises the first ``VectorError``): a run refuses
+        corrupt vectors up front, in one line, instead of failing case by case."""
+        for path, entry in self.manifest["files"].items():
+            self._checked_bytes(
+                path, ", ".join(entry["cases"][:3]) + (", ..." if len(entry["cases"]) > 3 else "")
+            )
+
     def case_ids(self) -> list[str]:
         return sorted(self.case_file)
 
