@@ -8,18 +8,16 @@ error of the harness), and the control (the same compact code with no mistake) m
 from __future__ import annotations
 
 import importlib
-import os
 import pkgutil
-from pathlib import Path
 
 import mutants
 import pytest
+from run_conformance import conformance
 
 from refimpl.optim import MODULES
 
 pytest.importorskip("torch")
 
-ROOT = Path(__file__).parent.parent
 NOT_MUTANTS = {"compact", "control"}
 
 
@@ -29,23 +27,6 @@ def mutant_classes(module_name: str) -> list[str]:
 
 
 MUTANTS = sorted(m.name for m in pkgutil.iter_modules(mutants.__path__) if m.name not in NOT_MUTANTS)
-
-
-def conformance(
-    impl: str, select: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], *extra: str
-) -> tuple[int, str]:
-    """``pytest conformance --impl=IMPL -k SELECT`` in this process (as pytest's own ``inline_run`` does):
-    a fresh session each time, without paying for a new interpreter and torch import per mutant."""
-    args = ["conformance", f"--impl={impl}", "-q", "-p", "no:cacheprovider", "--rootdir", str(ROOT)]
-    args += ["--report-dir", str(tmp_path / "report"), "-k", select, *extra]
-    capsys.readouterr()
-    cwd = os.getcwd()
-    os.chdir(ROOT)
-    try:
-        code = pytest.main(args)
-    finally:
-        os.chdir(cwd)
-    return int(code), capsys.readouterr().out
 
 
 def test_there_are_enough_mutants():

@@ -1,0 +1,27 @@
+"""Run ``pytest conformance ...`` from the project's tests, in process, as a user would from the shell."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parent.parent
+
+
+def conformance(
+    impl: str, select: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], *extra: str
+) -> tuple[int, str]:
+    """``pytest conformance --impl=IMPL -k SELECT`` in this process (as pytest's own ``inline_run`` does):
+    a fresh session each time, without paying for a new interpreter and torch import per mutant."""
+    args = ["conformance", f"--impl={impl}", "-q", "-p", "no:cacheprovider", "--rootdir", str(ROOT)]
+    args += ["--report-dir", str(tmp_path / "report"), "-k", select, *extra]
+    capsys.readouterr()
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        code = pytest.main(args)
+    finally:
+        os.chdir(cwd)
+    return int(code), capsys.readouterr().out
