@@ -24,4 +24,5 @@ def conformance(
         code = pytest.main(args)
     finally:
         os.chdir(cwd)
-    return int(code), capsys.readouterr().out
+    captured = capsys.readouterr()
+    return int(code), captured.out + captured.err
