@@ -6,13 +6,14 @@ from conformance.catalogue.model import Gradients, Group, OptimCase
 CASES = [
     OptimCase(
         "AdamW",
-        {"lr": 0.01},
+        {"lr": 0.05},
         ("lr", "betas[0]", "betas[1]", "weight_decay"),
         "the default weight_decay 0.01 (not Adam's 0): theta scaled by 1 - lr * 0.01, then the Adam step",
+        steps=40,
     ),
     OptimCase(
         "AdamW",
-        {"lr": 0.01, "eps": 1e-8},
+        {"lr": 0.03, "eps": 1e-8},
         ("eps",),
         "gradients of ~1e-7: sqrt(v_hat) is comparable to eps, so where eps is added changes every step",
         gradients=Gradients(scale=1e-7),
