@@ -88,6 +88,10 @@ class TorchOptimizerRun:
         self.optimizer.load_state_dict(self._to_torch(state_dict))
 
     def _to_torch(self, value: Any) -> Any:
+        if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iu":
+            # A plain int in torch's state (SparseAdam's ``step``): as a tensor it would turn ``beta ** step``
+            # into float32 tensor arithmetic.
+            return int(value)
         if isinstance(value, np.ndarray):
             return torch.tensor(value, device=self.device)
         if isinstance(value, dict):
