@@ -88,12 +88,18 @@ class KnownDeviationError(Exception):
     """A malformed known-deviations file (one line naming the file and entry)."""
 
 
-def load(impl: str) -> tuple[list[Deviation], list[dict[str, Any]], Path | None]:
-    """The deviations and the ``[[tolerance]]`` overrides of ``impl``; no file means none."""
-    stem = impl.split(":", 1)[1] if impl.startswith("torch:") else impl
-    path = DIRECTORY / f"{stem}.toml"
-    if not path.is_file():
-        return [], {}, None
+def load(impl: str, path: Path | None = None) -> tuple[list[Deviation], list[dict[str, Any]], Path | None]:
+    """The deviations and the ``[[tolerance]]`` overrides of ``impl`` (from ``path`` if given, else the
+    project's file for ``impl``); no project file means none, a missing explicit file is an error."""
+    if path is not None:
+        if not Path(path).is_file():
+            raise KnownDeviationError(f"--known-deviations {path}: no such file")
+        path = Path(path)
+    else:
+        stem = impl.split(":", 1)[1] if impl.startswith("torch:") else impl
+        path = DIRECTORY / f"{stem}.toml"
+        if not path.is_file():
+            return [], [], None
     try:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as e:

@@ -42,6 +42,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--vectors", default=str(DEFAULT_DIR), help="vectors directory")
     group.addoption("--report-dir", default="reports/latest", help="where results.json and the reports go")
+    group.addoption(
+        "--known-deviations",
+        default=None,
+        help="TOML file of known deviations (default: conformance/known_deviations/<impl>.toml if present)",
+    )
 
 
 @dataclass
@@ -79,7 +84,7 @@ def pytest_configure(config: pytest.Config) -> None:
         adapter = resolve(impl)
         vectors = Vectors(config.getoption("--vectors"))
         vectors.check_hashes()
-        deviations, tolerances, deviations_file = load(impl)
+        deviations, tolerances, deviations_file = load(impl, config.getoption("--known-deviations"))
     except (UnknownImplementation, VectorError, KnownDeviationError, NotSupported) as e:
         raise pytest.UsageError(str(e)) from None
     device = config.getoption("--device")
