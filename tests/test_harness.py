@@ -72,3 +72,23 @@ def test_corrupt_vectors_give_one_line_pointing_at_verify(damage, tmp_path, caps
 def test_refimpl_passes_everything(tmp_path, capsys):
     code, out = conformance("refimpl", "trajectory or single_step", tmp_path, capsys)
     assert code == pytest.ExitCode.OK, out[-3000:]
+
+
+def test_known_deviations_are_strict_xfails_and_unmatched_entries_are_reported(tmp_path, capsys):
+    deviations = tmp_path / "deviations.toml"
+    deviations.write_text(
+        '[[deviation]]\ntest = "test_trajectory[sgd/lr0.1-float64-*]"\nreason = "claimed"\n'
+        'upstream = "https://example.invalid/1"\n\n'
+        '[[deviation]]\ntest = "test_trajectory[nosuch/*]"\nreason = "stale"\nupstream = "https://example.invalid/2"\n'
+    )
+    code, out = conformance("refimpl", SGD, tmp_path, capsys, "--known-deviations", str(deviations))
+    # refimpl conforms, so the claimed deviation passes: a strict xfail that passes fails the run
+    assert code == pytest.ExitCode.TESTS_FAILED
+    assert "XPASS(strict)" in out
+    assert "known deviation matched no test: test_trajectory[nosuch/*]" in out
+
+
+def test_a_real_deviation_is_an_xfail_with_its_reason(tmp_path, capsys):
+    code, out = conformance("torch", "asgd/ and float64 and foreach and trajectory", tmp_path, capsys, "-rx")
+    assert code == pytest.ExitCode.OK, out[-3000:]
+    assert "xfailed" in out and "pull/125440" in out
