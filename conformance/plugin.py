@@ -287,6 +287,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         elif report.skipped and param.unsupported:
             outcome = "unsupported"
         record.setdefault("case", param.case)
+        if "optimizer" in (meta := session.vectors.describe(param.case)):
+            record.setdefault("optimizer", meta["optimizer"])
         record.update(
             test=item.name,
             nodeid=item.nodeid,
