@@ -14,6 +14,9 @@ from typing import Any
 import numpy as np
 
 import refimpl.optim as ref
+
+# The invalid-input derivation is shared with the conformance suite's error catalogue; re-exported here.
+from conformance.invalid_inputs import invalid_kwargs, invalid_values, raised  # noqa: F401
 from refimpl.optim import SparseGrad
 
 torch = __import__("pytest").importorskip("torch")
@@ -226,41 +229,6 @@ def random_grads(seed: int = 1, none_every: int = 0, scale: float = 1.0) -> Grad
         return np.asarray(g, dtype=p.dtype)
 
     return grad
-
-
-def invalid_values(bound: Any) -> list[float]:
-    """Values just outside a ``Bound``: at an open end, past a closed end, NaN where torch rejects it."""
-    values: list[float] = []
-    if bound.low is not None:
-        values.append(bound.low if bound.low_open else bound.low - max(1.0, abs(bound.low)))
-    if bound.high is not None:
-        values.append(bound.high if bound.high_open else bound.high + max(1.0, abs(bound.high)))
-    if not bound.accepts_nan and values:
-        values.append(float("nan"))
-    return values
-
-
-def invalid_kwargs(table: Any, defaults: dict[str, Any]) -> list[dict[str, Any]]:
-    """One constructor call per invalid value of every bound in ``table``, others at their defaults."""
-    cases = []
-    for bound in table.bounds().values():
-        for value in invalid_values(bound):
-            if bound.index is None:
-                arg = value
-            else:
-                arg = list(defaults[bound.name])
-                arg[bound.index] = value
-                arg = tuple(arg)
-            cases.append({bound.name: arg})
-    return cases
-
-
-def raised(make: Callable[[], Any]) -> tuple[type, str] | None:
-    try:
-        make()
-    except Exception as e:  # the type and message are what is compared
-        return type(e), str(e)
-    return None
 
 
 def assert_same_error(name: str, kwargs: dict[str, Any], params: list[np.ndarray] | None = None) -> None:
