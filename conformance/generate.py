@@ -14,9 +14,12 @@ from typing import Any
 import numpy as np
 
 import refimpl
+import refimpl.lr_scheduler
 import refimpl.objectives
 import refimpl.optim
-from conformance.catalogue.model import Gradients, OptimCase, jsonable, seed_of
+from conformance.adapters.refimpl_adapter import RefimplAdapter
+from conformance.catalogue.model import Gradients, OptimCase, SchedCase, jsonable, seed_of
+from conformance.schedules import make_run, play
 from conformance.vectors import TORCH_VERSION, VectorFile, json_bytes, npz_bytes
 from refimpl.optim import SparseGrad
 
@@ -195,3 +198,27 @@ def vector_files(cases: list[OptimCase]) -> list[VectorFile]:
             VectorFile(f"optim/{module}.json", json_bytes({r.meta["id"]: r.meta for r in records}), ids)
         )
     return files
+
+
+def run_sched_case(case: SchedCase) -> dict[str, Any]:
+    """The case's description with the reference's values under ``expected``: ``{key: rows}``, row ``t``
+    the groups' values after epoch ``t`` (row 0: after construction)."""
+    meta = case.describe()
+    adapter = RefimplAdapter()
+    meta["expected"] = play(meta, lambda: make_run(adapter, meta, "cpu"), list(case.recorded))
+    return meta
+
+
+def scheduler_files(cases: list[SchedCase]) -> list[VectorFile]:
+    """One ``sched/<module>.json`` per scheduler class, holding its cases with their expected values."""
+    by_file: dict[str, list[dict[str, Any]]] = {}
+    for case in cases:
+        by_file.setdefault(refimpl.lr_scheduler.MODULES[case.scheduler], []).append(run_sched_case(case))
+    return [
+        VectorFile(
+            f"sched/{module}.json",
+            json_bytes({m["id"]: m for m in metas}, compact_rows=True),
+            [m["id"] for m in metas],
+        )
+        for module, metas in sorted(by_file.items())
+    ]

@@ -6,8 +6,9 @@ computed, all in NumPy. Anything the candidate does not support is declared in `
 reported as "not supported", never as a failure.
 
 A minimal adapter implements ``capabilities`` and ``make_optimizer`` returning an ``OptimizerRun``;
-``make_scheduler`` is needed only for the schedulers it declares. See the README's "Plugging in an
-implementation" for a complete example.
+a ``SchedulingAdapter`` adds ``make_scheduler`` returning a ``SchedulerRun`` for the schedulers it declares
+in ``Capabilities.schedulers`` (any other scheduler case is "not supported"). See the README's "Plugging in
+an implementation" for a complete example.
 """
 
 from __future__ import annotations
@@ -62,13 +63,29 @@ class OptimizerRun(Protocol):
 
 
 class SchedulerRun(Protocol):
-    """One live scheduler of the candidate, attached to an optimizer of the candidate."""
+    """An optimizer of the candidate with one or more LR schedulers built on it, stepped as a user does.
+
+    Only the schedule is under test: the optimizer's params get no gradients, it is stepped only so that
+    torch's step-order check sees ``optimizer.step()`` before ``scheduler.step()``.
+    """
 
     def step(self, metric: float | None = None) -> None:
-        """One scheduler step (``metric`` for ReduceLROnPlateau)."""
+        """One epoch: ``optimizer.step()``, then every scheduler's ``step()`` in construction order
+        (``step(metric)`` for ReduceLROnPlateau)."""
 
     def group_values(self, key: str) -> list[Any]:
         """``[group[key] for group in optimizer.param_groups]``: lrs, momenta or betas."""
+
+    def set_hyperparameter(self, group: int, key: str, value: Any) -> None:
+        """``param_groups[group][key] = value`` between epochs (the "set the lr by hand" recipe)."""
+
+    def state_dict(self) -> Any:
+        """A checkpoint of the optimizer and every scheduler, independent of the live objects (a deep copy,
+        as ``torch.save`` makes); only ever passed back to ``load_state_dict`` of a fresh run."""
+
+    def load_state_dict(self, state_dict: Any) -> None:
+        """Resume from ``state_dict()``: the optimizer's state first, then each scheduler's, as torch's
+        docs prescribe (the fresh run was built with the same specs)."""
 
 
 @runtime_checkable
@@ -91,6 +108,30 @@ class Adapter(Protocol):
     ) -> OptimizerRun:
         """Build optimizer ``name``; ``groups`` are param-group dicts whose ``params`` are NumPy arrays
         (float64 or complex128: the adapter casts them to ``dtype`` on ``device``)."""
+        ...
+
+
+@runtime_checkable
+class SchedulingAdapter(Adapter, Protocol):
+    """An adapter that also runs LR schedulers: those named in ``capabilities().schedulers``."""
+
+    def make_scheduler(
+        self,
+        specs: list[dict[str, Any]],
+        *,
+        optimizer: str,
+        groups: list[dict[str, Any]],
+        hyper: dict[str, Any],
+        device: str,
+    ) -> SchedulerRun:
+        """Build optimizer ``optimizer`` over ``groups`` (param-group dicts, ``params`` NumPy arrays) with
+        ``hyper``, then each of ``specs`` on it, in order.
+
+        A spec is ``{"scheduler": torch class name, "kwargs": constructor kwargs without the optimizer}``;
+        callables (``lr_lambda``, ``scale_fn``) are already resolved, and for SequentialLR and
+        ChainedScheduler ``kwargs["schedulers"]`` is a list of nested specs, to be built on the same
+        optimizer first. ``conformance.adapters.sched`` does all of this for a library with torch's API.
+        """
         ...
 
 

@@ -9,10 +9,14 @@ from typing import Any
 import numpy as np
 
 import refimpl
+import refimpl.lr_scheduler
 import refimpl.optim
 from conformance.adapters.base import Capabilities, Closure, NotSupported
+from conformance.adapters.sched import ApiSchedulerRun
 
 DTYPES = {"float64": (np.float64, np.complex128), "float32": (np.float32, np.complex64)}
+# Every scheduler but the abstract base class, which no case builds.
+SCHEDULERS = {n: getattr(refimpl.lr_scheduler, n) for n in refimpl.lr_scheduler.MODULES if n != "LRScheduler"}
 
 
 class RefimplOptimizerRun:
@@ -68,6 +72,7 @@ class RefimplAdapter:
     def capabilities(self) -> Capabilities:
         return Capabilities(
             optimizers=frozenset(refimpl.optim.MODULES),
+            schedulers=frozenset(SCHEDULERS),
             dtypes=frozenset(DTYPES),
             variants={"cpu": ("default",)},
             features=frozenset({"state_dict", "sparse", "complex"}),
@@ -86,3 +91,19 @@ class RefimplAdapter:
         if dtype not in DTYPES:
             raise NotSupported(f"refimpl computes in NumPy dtypes; {dtype} is not one")
         return RefimplOptimizerRun(getattr(refimpl.optim, name), groups, hyper, dtype)
+
+    def make_scheduler(
+        self,
+        specs: list[dict[str, Any]],
+        *,
+        optimizer: str,
+        groups: list[dict[str, Any]],
+        hyper: dict[str, Any],
+        device: str,
+    ) -> ApiSchedulerRun:
+        opt = getattr(refimpl.optim, optimizer)(
+            [{**g, "params": [np.array(p, dtype=np.float64) for p in g["params"]]} for g in groups], **hyper
+        )
+        n_params = sum(len(g["params"]) for g in groups)
+        # Looked up at each call: the schedulers wrap ``opt.step`` to record that it ran.
+        return ApiSchedulerRun(opt, specs, SCHEDULERS, lambda: opt.step([None] * n_params))

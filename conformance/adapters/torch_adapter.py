@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 
 from conformance.adapters.base import Capabilities, Closure, NotSupported
+from conformance.adapters.sched import ApiSchedulerRun
+from refimpl.lr_scheduler import MODULES as SCHEDULER_MODULES
 from refimpl.optim import MODULES as OPTIMIZERS
 from refimpl.optim import SparseGrad
 
@@ -24,6 +26,8 @@ except ImportError:  # the adapter is only usable with torch installed
     torch = None
 
 DTYPES = {"float64", "float32", "bfloat16", "float16"}
+# Every torch scheduler but the abstract base class, which no case builds.
+SCHEDULERS = [name for name in SCHEDULER_MODULES if name != "LRScheduler"]
 # torch's fused kernels exist for these optimizers on CPU too (torch >= 2.4) and on CUDA.
 VARIANT_FLAGS = {"forloop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}
 
@@ -150,6 +154,12 @@ class TorchAdapter:
         """torch.optim classes this module lacks (they are skipped and listed)."""
         return sorted(set(OPTIMIZERS) - set(self.classes()))
 
+    def scheduler_classes(self) -> dict[str, type]:
+        """The module's schedulers: those of its ``lr_scheduler`` submodule (as ``torch.optim`` has it), else
+        its own classes with torch's scheduler names."""
+        source = getattr(self.module, "lr_scheduler", self.module)
+        return {n: getattr(source, n) for n in SCHEDULERS if inspect.isclass(getattr(source, n, None))}
+
     def variants_of(self, name: str, device: str) -> tuple[str, ...]:
         cls = self.classes()[name]
         parameters = inspect.signature(cls.__init__).parameters
@@ -166,6 +176,7 @@ class TorchAdapter:
             devices["cuda"] = ("forloop", "foreach", "fused", "default")
         return Capabilities(
             optimizers=frozenset(self.classes()),
+            schedulers=frozenset(self.scheduler_classes()),
             dtypes=frozenset(DTYPES),
             variants=devices,
             features=frozenset({"state_dict", "sparse", "complex"}),
@@ -199,3 +210,23 @@ class TorchAdapter:
         """The constructor line of a reproduction snippet."""
         args = ", ".join(f"{k}={v!r}" for k, v in {**hyper, **VARIANT_FLAGS.get(variant, {})}.items())
         return f"{self.module_name}.{name}(groups, {args})"
+
+    def make_scheduler(
+        self,
+        specs: list[dict[str, Any]],
+        *,
+        optimizer: str,
+        groups: list[dict[str, Any]],
+        hyper: dict[str, Any],
+        device: str,
+    ) -> ApiSchedulerRun:
+        """The module's schedulers on its own ``optimizer`` class, or torch.optim's if it has none (a module
+        of schedulers only): lrs are the same Python floats whichever optimizer holds them."""
+        cls = self.classes().get(optimizer) or getattr(torch.optim, optimizer)
+        params = [
+            {**g, "params": [torch.tensor(p, dtype=torch.float64, device=device) for p in g["params"]]}
+            for g in groups
+        ]
+        opt = cls(params, **hyper)
+        # Looked up at each call: the schedulers wrap ``opt.step`` to record that it ran.
+        return ApiSchedulerRun(opt, specs, self.scheduler_classes(), lambda: opt.step())

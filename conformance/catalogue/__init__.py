@@ -3,22 +3,35 @@
 from __future__ import annotations
 
 from importlib import import_module
+from typing import Any
 
-from conformance.catalogue.model import OptimCase
+from conformance.catalogue.model import OptimCase, SchedCase
+from refimpl.lr_scheduler import MODULES as SCHED_MODULES
 from refimpl.optim import MODULES as OPTIM_MODULES
 
 
-def optimizer_cases(name_filter: str = "") -> list[OptimCase]:
-    """All optimizer cases (those whose id contains ``name_filter``), checked for unique ids."""
-    cases: list[OptimCase] = []
-    for module in OPTIM_MODULES.values():
+def _gather(package: str, modules: dict[str, str], name_filter: str) -> list[Any]:
+    """The ``CASES`` of every ``conformance.catalogue.<package>.<module>`` that exists, checked for unique
+    ids, filtered to those whose id contains ``name_filter``."""
+    cases: list[Any] = []
+    for module in dict.fromkeys(modules.values()):
         try:
-            cases.extend(import_module(f"conformance.catalogue.optim.{module}").CASES)
+            cases.extend(import_module(f"conformance.catalogue.{package}.{module}").CASES)
         except ModuleNotFoundError as e:
-            if e.name != f"conformance.catalogue.optim.{module}":
+            if e.name != f"conformance.catalogue.{package}.{module}":
                 raise
     ids = [c.id for c in cases]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
         raise ValueError(f"duplicate case ids in the catalogue: {duplicates}")
     return [c for c in cases if name_filter in c.id]
+
+
+def optimizer_cases(name_filter: str = "") -> list[OptimCase]:
+    """All optimizer cases (those whose id contains ``name_filter``), checked for unique ids."""
+    return _gather("optim", OPTIM_MODULES, name_filter)
+
+
+def scheduler_cases(name_filter: str = "") -> list[SchedCase]:
+    """All LR-scheduler cases (those whose id contains ``name_filter``), checked for unique ids."""
+    return _gather("sched", SCHED_MODULES, name_filter)

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from conformance.catalogue.functions import METRICS, formulas
+
 # Short names used in case ids; any other option appears under its own name.
 ABBREVIATIONS = {
     "weight_decay": "wd",
@@ -29,10 +31,19 @@ ABBREVIATIONS = {
     "history_size": "hist",
     "tolerance_grad": "tol_grad",
     "tolerance_change": "tol_change",
+    # Scheduler options whose value names itself (a function, a mode, nested schedulers): value only.
+    "lr_lambda": "",
+    "scale_fn": "",
+    "mode": "",
+    "threshold_mode": "",
+    "anneal_strategy": "",
+    "schedulers": "",
 }
 
 
 def _format_value(value: Any) -> str:
+    if isinstance(value, SchedSpec):
+        return value.slug()
     if isinstance(value, (tuple, list)):
         return ",".join(_format_value(v) for v in value)
     if isinstance(value, float):
@@ -63,6 +74,8 @@ def jsonable(value: Any) -> Any:
     """Hyperparameters as JSON (tuples become lists; the loader turns optimizer lists back into tuples)."""
     if isinstance(value, Mapping):
         return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, SchedSpec):
+        return value.describe()
     if isinstance(value, (tuple, list)):
         return [jsonable(v) for v in value]
     return value
@@ -132,6 +145,9 @@ class OptimCase:
     # The name random params and gradients are drawn from; empty means the id. The observability test
     # pins it to the unperturbed case's id, so that a perturbed option is the only thing that changes.
     seed: str = ""
+    # Per-dtype tolerance override ({"float64": x, "float32": y}) for a case whose reference cannot be met
+    # at the dtype policy's precision (Muon: torch's bfloat16 Newton-Schulz); derived where the case is.
+    tolerance: Mapping[str, float] | None = None
 
     @property
     def seed_name(self) -> str:
@@ -177,7 +193,130 @@ class OptimCase:
             "checkpoints": list(self.checkpoints),
             "observes": list(self.observes),
             "why": self.why,
-        }
+        } | ({"tolerance": dict(self.tolerance)} if self.tolerance else {})
 
     def fingerprint(self) -> str:
         return hashlib.sha256(json.dumps(self.describe(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+# Schedulers that also cycle the momentum (group["momentum"], or beta1 of group["betas"] for the Adam family).
+MOMENTUM_CYCLERS = frozenset({"CyclicLR", "OneCycleLR"})
+# The group value a momentum-cycling scheduler writes, by optimizer (torch picks beta1 where "betas" exists).
+MOMENTUM_KEYS = {
+    "SGD": "momentum",
+    "RMSprop": "momentum",
+    "Adam": "beta1",
+    "AdamW": "beta1",
+    "NAdam": "beta1",
+}
+
+
+@dataclass(frozen=True)
+class SchedSpec:
+    """One scheduler: its torch class name and constructor kwargs (without the optimizer). For SequentialLR
+    and ChainedScheduler, ``kwargs["schedulers"]`` is a tuple of nested ``SchedSpec``s, built in order on the
+    same optimizer before the composite, as a user writes it."""
+
+    scheduler: str
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    def slug(self) -> str:
+        """``linearlr(start_factor0.1-total_iters10)``: how a nested scheduler appears in a case id."""
+        return f"{self.scheduler.lower()}({option_slug(self.kwargs)})"
+
+    def describe(self) -> dict[str, Any]:
+        return {"scheduler": self.scheduler, "kwargs": jsonable(self.kwargs)}
+
+    def classes(self) -> set[str]:
+        """Every scheduler class this spec builds, nested ones included."""
+        nested = self.kwargs.get("schedulers", ())
+        return {self.scheduler}.union(*(s.classes() for s in nested))
+
+    def functions(self) -> dict[str, str]:
+        """``{name: formula}`` of the named functions this spec (or a nested one) uses."""
+        out = formulas(self.kwargs)
+        for nested in self.kwargs.get("schedulers", ()):
+            out.update(nested.functions())
+        return out
+
+
+@dataclass(frozen=True)
+class SchedCase:
+    """One LR-scheduler run: the lr of every param group (and the momentum or beta1 where a scheduler
+    cycles it) after construction and after each of ``steps`` epochs.
+
+    The script, per epoch ``t = 1..steps``: apply ``changes[t]`` (``param_groups[g][key] = value``, the
+    "set the lr by hand" recipe), step the optimizer, step every scheduler in order (``scheduler`` first, then
+    ``also``: several schedulers on one optimizer; ReduceLROnPlateau gets ``metrics[t - 1]``), record. After
+    the epoch ``reload_at`` the optimizer and scheduler state dicts are saved, optimizer and schedulers built
+    afresh, and the state dicts loaded (torch's documented resume recipe). ``groups`` are the param-group
+    keys (``lr``, and ``initial_lr`` etc. to resume with ``last_epoch >= 0``).
+
+    ``observes`` lists the constructor options of ``scheduler`` this case makes observable: a plausible wrong
+    value changes some recorded value by >= 1e-3 relative (``tests/test_catalogue.py`` proves it).
+    Function-valued options (``lr_lambda``, ``scale_fn``) and ``metrics`` are names from
+    ``conformance.catalogue.functions``.
+    """
+
+    scheduler: str
+    kwargs: Mapping[str, Any]
+    observes: tuple[str, ...]
+    why: str
+    steps: int = 100
+    optimizer: str = "SGD"
+    optimizer_hyper: Mapping[str, Any] = field(default_factory=lambda: {"momentum": 0.9})
+    groups: tuple[Mapping[str, Any], ...] = ({"lr": 0.1}, {"lr": 0.01})
+    metrics: str | None = None
+    also: tuple[SchedSpec, ...] = ()
+    changes: Mapping[int, tuple[tuple[int, str, Any], ...]] = field(default_factory=dict)
+    reload_at: int | None = None
+    tag: str = ""
+
+    @property
+    def specs(self) -> tuple[SchedSpec, ...]:
+        """The schedulers built on the optimizer, in construction and stepping order."""
+        return (SchedSpec(self.scheduler, self.kwargs), *self.also)
+
+    @property
+    def id(self) -> str:
+        parts = [(option_slug(self.kwargs) or "default") + "".join(f"+{s.slug()}" for s in self.also)]
+        if self.optimizer != "SGD":
+            parts.append(self.optimizer.lower())
+        if self.metrics:
+            parts.append(self.metrics)
+        if self.changes:
+            parts.append("changes")
+        if self.reload_at is not None:
+            parts.append(f"reload{self.reload_at}")
+        if self.tag:
+            parts.append(self.tag)
+        return f"{self.scheduler.lower()}/{'-'.join(parts)}"
+
+    @property
+    def recorded(self) -> tuple[str, ...]:
+        """The group values compared at every step: the lr, and the momentum or beta1 where it is cycled."""
+        if not any(s.classes() & MOMENTUM_CYCLERS for s in self.specs):
+            return ("lr",)
+        if self.optimizer not in MOMENTUM_KEYS:
+            raise ValueError(f"{self.id}: no momentum key known for {self.optimizer}")
+        return ("lr", MOMENTUM_KEYS[self.optimizer])
+
+    def describe(self) -> dict[str, Any]:
+        """The case as JSON: the script a candidate in any language replays (see the class docstring)."""
+        return {
+            "id": self.id,
+            "kind": "scheduler",
+            "scheduler": self.scheduler,
+            "schedulers": [s.describe() for s in self.specs],
+            "optimizer": self.optimizer,
+            "optimizer_hyper": jsonable(self.optimizer_hyper),
+            "groups": jsonable(self.groups),
+            "steps": self.steps,
+            "metrics": METRICS[self.metrics].fn(self.steps) if self.metrics else None,
+            "metrics_formula": METRICS[self.metrics].formula if self.metrics else None,
+            "functions": {k: v for s in self.specs for k, v in s.functions().items()},
+            "changes": {str(t): jsonable(c) for t, c in sorted(self.changes.items())},
+            "reload_at": self.reload_at,
+            "observes": list(self.observes),
+            "why": self.why,
+        }

@@ -13,9 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from conformance.catalogue.model import OptimCase
-from conformance.generate import run_optim_case
+from conformance.catalogue.functions import FUNCTION_OPTIONS
+from conformance.catalogue.model import OptimCase, SchedCase
+from conformance.generate import run_optim_case, run_sched_case
 from conformance.metrics import normwise_error
+from conformance.runner import CandidateError
 
 # Constructor arguments that select an implementation and never change the math (torch's own docs say
 # so); no case needs to make them observable.
@@ -95,4 +97,66 @@ def observed_change(case: OptimCase, option: str, defaults: dict[str, Any]) -> f
         change = max(normwise_error(arrays[k], base[k]) for k in base if _compared(k, arrays, base))
         if math.isfinite(change):
             changes.append(change)
+    return min(changes, default=0.0)
+
+
+# Scheduler options with a fixed set of values: every other one is a plausible mistake.
+SCHED_CHOICES: dict[str, list[str]] = {
+    "mode": ["min", "max", "triangular", "triangular2", "exp_range"],  # ReduceLROnPlateau's, CyclicLR's
+    "threshold_mode": ["rel", "abs"],
+    "anneal_strategy": ["cos", "linear"],
+    "scale_mode": ["cycle", "iterations"],
+}
+
+
+def sched_candidates(scheduler: str, option: str, value: Any) -> list[Any]:
+    """Values to try in place of scheduler option ``value``: the other choices of an enumerated or
+    function-valued option; for lists (milestones, per-group values) each entry moved; for nested schedulers,
+    one left out (or, in SequentialLR, the order swapped); numbers as for optimizers. Values another class
+    rejects are skipped by the caller."""
+    if option in FUNCTION_OPTIONS:
+        names: list[Any] = list(FUNCTION_OPTIONS[option]) + ([None] if option == "scale_fn" else [])
+        if isinstance(value, (list, tuple)):  # one function per group: a port that uses the first for all
+            return [v for v in ([value[0]] * len(value), [value[-1]] * len(value)) if v != list(value)]
+        return [n for n in names if n != value]
+    if option in SCHED_CHOICES:
+        return [v for v in SCHED_CHOICES[option] if v != value]
+    if option == "schedulers":
+        dropped = [value[:i] + value[i + 1 :] for i in range(len(value))] if len(value) > 1 else []
+        return dropped + ([tuple(reversed(value))] if scheduler == "SequentialLR" else [])
+    if option == "milestones":
+        moved = [[m + 1 for m in value], [2 * m for m in value]]
+        return moved + ([sorted(set(value))] if len(set(value)) < len(value) else [])
+    if isinstance(value, (list, tuple)):
+        return [[v * 2 for v in value], [v / 2 for v in value]]
+    return candidates(option, value)
+
+
+def schedule_change(base: dict[str, list[list[float]]], other: dict[str, list[list[float]]]) -> float:
+    """The largest relative difference of two runs' recorded values (``inf`` if they record different
+    things): what the harness would see, value by value."""
+    if base.keys() != other.keys():
+        return math.inf
+    worst = 0.0
+    for key, rows in base.items():
+        for row, other_row in zip(rows, other[key], strict=True):
+            for e, a in zip(row, other_row, strict=True):
+                worst = max(worst, normwise_error(np.float64(a), np.float64(e)))
+    return worst
+
+
+def observed_schedule_change(case: SchedCase, option: str, defaults: dict[str, Any]) -> float:
+    """The smallest change, among the plausible wrong values of scheduler option ``option``, of the values
+    the harness compares (relative, value by value). Values the reference rejects, at construction or while
+    stepping, are skipped; 0.0 if none is left."""
+    base = run_sched_case(case)["expected"]
+    value = case.kwargs.get(option, defaults.get(option))
+    changes = []
+    for wrong in sched_candidates(case.scheduler, option, value):
+        mutated = replace(case, kwargs={**case.kwargs, option: wrong})
+        try:
+            expected = run_sched_case(mutated)["expected"]
+        except CandidateError:
+            continue  # not a valid value of this option here
+        changes.append(schedule_change(base, expected))
     return min(changes, default=0.0)
