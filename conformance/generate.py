@@ -8,6 +8,7 @@ depend on which other cases exist.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,9 @@ from conformance.catalogue.model import Gradients, OptimCase, SchedCase, jsonabl
 from conformance.schedules import make_run, play
 from conformance.vectors import TORCH_VERSION, VectorFile, json_bytes, npz_bytes
 from refimpl.optim import SparseGrad
+
+# The gradient of param ``i`` at step ``t`` (0-based), given the param's current value.
+GradientSource = Callable[[int, int, np.ndarray], "np.ndarray | SparseGrad | None"]
 
 
 @dataclass
@@ -124,8 +128,12 @@ def grad_arrays(
     return out
 
 
-def run_optim_case(case: OptimCase) -> OptimRecord:
-    params = initial_params(case)
+def run_optim_case(
+    case: OptimCase, params: list[np.ndarray] | None = None, gradient: GradientSource | None = None
+) -> OptimRecord:
+    """The reference's run of ``case``. ``params`` and ``gradient(t, i, param)`` replace the case's seeded
+    draws where given: the property-based layer runs the examples Hypothesis draws through this same code."""
+    params = initial_params(case) if params is None else [p.copy() for p in params]
     opt = getattr(refimpl.optim, case.optimizer)(build_groups(case, [p.copy() for p in params]), **case.hyper)
     live = [p for _, _, p in opt.indexed_params()]
     record = OptimRecord(meta=case.describe())
@@ -153,7 +161,8 @@ def run_optim_case(case: OptimCase) -> OptimRecord:
                 loss, grads = objective(live)
                 losses.append(float(loss))
             else:
-                grads = [draw_gradient(case, t, i, p) for i, p in enumerate(live)]
+                draw = gradient or (lambda t, i, p: draw_gradient(case, t, i, p))
+                grads = [draw(t, i, p) for i, p in enumerate(live)]
             all_grads.append(grads)
             opt.step(grads)
         for i, p in enumerate(live):
