@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import torch
 
 
-def _real(x: torch.Tensor) -> torch.Tensor:
+def real_view(x: torch.Tensor) -> torch.Tensor:
     return torch.view_as_real(x) if torch.is_complex(x) else x
 
 
@@ -83,14 +83,14 @@ class CompactAdam(torch.optim.Adam):
                         g = g + wd * p
                 state["step"] += 1
                 t = state["step"].item() + (1 if "bias_correction_off_by_one" in m else 0)
-                theta, g = _real(p), _real(g)
-                m_t, v_t = _real(state["exp_avg"]), _real(state["exp_avg_sq"])
+                theta, g = real_view(p), real_view(g)
+                m_t, v_t = real_view(state["exp_avg"]), real_view(state["exp_avg_sq"])
                 m_t.lerp_(g, 1 - beta1)
                 v_t.mul_(beta2).addcmul_(g, g, value=1 - beta2)
                 bias_correction1 = 1 - beta1**t
                 bias_correction2_sqrt = (1 - beta2**t) ** 0.5
                 if amsgrad:
-                    v_max = _real(state["max_exp_avg_sq"])
+                    v_max = real_view(state["max_exp_avg_sq"])
                     if "amsgrad_on_corrected_moment" in m:
                         torch.maximum(v_max, v_t / (1 - beta2**t), out=v_max)
                         v_used = v_max * (1 - beta2**t)
