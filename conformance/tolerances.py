@@ -28,6 +28,14 @@ EPS = {
     "float16": float(np.finfo(np.float16).eps),
     "bfloat16": 2.0**-7,  # 8 significant bits (7 stored): eps = 2^-7
 }
+# Smallest normal number of each dtype: below it a dtype keeps absolute, not relative, precision (the
+# floor of ``conformance.metrics.running_scales``).
+TINY = {
+    "float64": float(np.finfo(np.float64).tiny),
+    "float32": float(np.finfo(np.float32).tiny),
+    "float16": float(np.finfo(np.float16).tiny),
+    "bfloat16": 2.0**-126,  # float32's exponent range
+}
 FLOAT64_RTOL = 1e-10
 # Measured worst case of torch's float32 variants (forloop/foreach/fused) over the catalogue, as
 # max over cases and steps of rel_t / (eps * t): 6.0 (AdamW, amsgrad after a spike: a 0-d param passing near
