@@ -1,4 +1,4 @@
-"""``optconf``: the command line. ``optconf vectors generate|verify|list``."""
+"""``optconf``: the command line. ``optconf vectors generate|verify|list``, ``optconf report``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from conformance.catalogue import optimizer_cases
+from conformance.report.command import add_report_command
 from conformance.vectors import DEFAULT_DIR
 
 
@@ -61,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         action.set_defaults(func=func)
         if name == "list":
             action.add_argument("filter", nargs="?", default="", help="show only case ids containing this")
+    add_report_command(commands)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -8,7 +8,7 @@ are compared as (real, imag) pairs, as torch optimizes them.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -50,9 +50,12 @@ class Divergence:
     first_bad_step: int | None = None
     non_finite: bool = False
     worst_step: int | None = None
+    # The largest norm-wise relative error after each compared step (the report's error-against-step plot).
+    step_rel: list[float] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+        """The summary metrics (without the per-step list, which only a failing record carries)."""
+        return {k: v for k, v in asdict(self).items() if k != "step_rel"}
 
 
 def trajectory_divergence(
@@ -65,6 +68,7 @@ def trajectory_divergence(
     """
     d = Divergence()
     for t, (act_t, exp_t) in enumerate(zip(actual, expected, strict=True)):
+        d.step_rel.append(0.0)
         for a, e in zip(act_t, exp_t, strict=True):
             a64, e64 = as_real(a).astype(np.float64), as_real(e).astype(np.float64)
             if a64.shape != e64.shape:
@@ -76,6 +80,7 @@ def trajectory_divergence(
             if not np.all(np.isfinite(a64)):
                 d.non_finite = True
             rel = normwise_error(a64, e64)
+            d.step_rel[t] = max(d.step_rel[t], rel)
             scale = float(np.max(np.abs(e64[np.isfinite(e64)]), initial=0.0)) or 1.0
             diff = float(np.max(np.abs(a64 - e64))) if np.all(np.isfinite(a64)) else float("inf")
             if rel > d.max_rel:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from conformance import results
+from conformance import bench, results
 from conformance.adapters import UnknownImplementation, resolve
 from conformance.adapters.base import NotSupported
 from conformance.known_deviations import KnownDeviationError, load, tolerance_override
@@ -42,6 +42,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--vectors", default=str(DEFAULT_DIR), help="vectors directory")
     group.addoption("--report-dir", default="reports/latest", help="where results.json and the reports go")
+    bench.add_options(group)
     group.addoption(
         "--known-deviations",
         default=None,
@@ -66,6 +67,9 @@ class Session:
     skip_reason: str | None = None
     records: list[dict[str, Any]] = field(default_factory=list)
     started: float = field(default_factory=time.time)
+    # --bench: what to time (None without it), and the timings once taken (results.json's "bench").
+    bench_config: Any = None
+    bench: dict[str, Any] | None = None
 
 
 SESSION = pytest.StashKey[Session]()
@@ -100,6 +104,10 @@ def pytest_configure(config: pytest.Config) -> None:
         deviations_file=deviations_file,
         report_dir=Path(config.getoption("--report-dir")),
     )
+    try:
+        session.bench_config = bench.config_from(config.getoption, device, session.variants)
+    except bench.BenchConfigError as e:
+        raise pytest.UsageError(str(e)) from None
     device_type = device.split(":")[0]
     if device_type not in adapter.capabilities().variants:
         session.skip_reason = f"{impl} does not run on {device}"
@@ -256,9 +264,8 @@ def conformance_check(request: pytest.FixtureRequest, conformance_param: Param) 
         if "unsupported" in record:
             pytest.skip(f"not supported: {record['unsupported']}")
         if result is None:
-            pytest.fail(
-                results.failure_message(session, case, p, check, error=record["error"]), pytrace=False
-            )
+            record["message"] = results.failure_message(session, case, p, check, error=record["error"])
+            pytest.fail(record["message"], pytrace=False)
         record.update(
             metrics=result.divergence.to_dict(),
             seconds=result.seconds,
@@ -267,7 +274,10 @@ def conformance_check(request: pytest.FixtureRequest, conformance_param: Param) 
             step_seconds=result.step_seconds,
         )
         if not result.passed:
-            pytest.fail(results.failure_message(session, case, p, check, result=result), pytrace=False)
+            # Kept in the record also when the failure is a known deviation (an xfail), for the report.
+            record["message"] = results.failure_message(session, case, p, check, result=result)
+            record["per_step"] = result.per_step()
+            pytest.fail(record["message"], pytrace=False)
 
     return run
 
@@ -311,6 +321,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if state is None or not state.records:
         return
     unmatched = [d for d in state.deviations if not d.matched]
+    if state.bench_config is not None and not state.skip_reason:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        names = sorted({r["optimizer"] for r in state.records if r.get("optimizer")})
+        progress = reporter.write_line if reporter else (lambda _: None)
+        state.bench = bench.run_bench(state.adapter, names, state.bench_config, progress)
     paths = results.write(state, unmatched, " ".join(sys.argv))
     state.report_paths = paths
 

@@ -84,13 +84,14 @@ def write_atomic(path: Path, text: str) -> None:
     """Write to a temporary sibling and rename: a reader never sees half a report."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as handle:
+    os.fchmod(fd, 0o644)  # mkstemp makes it private; a report is for everyone who can read the folder
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
     os.replace(tmp, path)
 
 
 def write(session: Any, unmatched: list[Any], command: str) -> list[Path]:
-    from conformance.report import render_markdown
+    from conformance.report import write_reports
 
     data = {
         "format_version": 1,
@@ -100,10 +101,12 @@ def write(session: Any, unmatched: list[Any], command: str) -> list[Path]:
             {"test": d.test, "reason": d.reason, "upstream": d.upstream} for d in unmatched
         ],
     }
+    if getattr(session, "bench", None):
+        data["bench"] = session.bench
     out = session.report_dir
     write_atomic(out / "results.json", json.dumps(data, indent=1, default=_jsonable) + "\n")
-    write_atomic(out / "summary.md", render_markdown(data))
-    return [out / "results.json", out / "summary.md"]
+    # Rendered from the JSON as written, exactly as `optconf report` re-renders it later.
+    return [out / "results.json", *write_reports(json.loads((out / "results.json").read_text()), out)]
 
 
 def _jsonable(value: Any) -> Any:
@@ -120,5 +123,9 @@ def summary_lines(session: Any) -> list[str]:
     unmatched = [d for d in session.deviations if not d.matched]
     for d in unmatched:
         lines.append(f"known deviation matched no test: {d.test} ({d.upstream})")
-    lines.append(f"report: {session.report_dir / 'summary.md'}, {session.report_dir / 'results.json'}")
+    if getattr(session, "bench", None):
+        from conformance.report.speed import speed_lines
+
+        lines += speed_lines(session.bench)
+    lines.append(f"report: {', '.join(str(p) for p in getattr(session, 'report_paths', []))}")
     return lines

@@ -125,6 +125,18 @@ class CheckResult:
     seconds: float
     steps_run: int
     step_seconds: list[float] = field(default_factory=list)
+    # The step number each compared entry checked (single steps: checkpoint + 1); empty means 1, 2, ...
+    checked_steps: list[int] = field(default_factory=list)
+
+    def per_step(self) -> dict[str, list[float]]:
+        """Error and tolerance after each checked step, to 3 significant digits (a plot needs no more), for
+        the report's error-against-step plot of a failing case."""
+        errors = self.divergence.step_rel
+        return {
+            "steps": self.checked_steps or list(range(1, len(errors) + 1)),
+            "max_rel": [float(f"{e:.3g}") for e in errors],
+            "rtol": [float(f"{r:.3g}") for r in self.rtol],
+        }
 
 
 def _call(what: str, func: Any, *args: Any) -> Any:
@@ -265,7 +277,12 @@ def run_single_steps(adapter: Any, case: LoadedCase, dtype: str, device: str, va
     d.first_bad_step = None if d.first_bad_step is None else checkpoints[d.first_bad_step - 1] + 1
     d.worst_step = None if d.worst_step is None else checkpoints[d.worst_step - 1] + 1
     return CheckResult(
-        d.first_bad_step is None and not d.non_finite, d, rtols, time.perf_counter() - start, len(actual)
+        d.first_bad_step is None and not d.non_finite,
+        d,
+        rtols,
+        time.perf_counter() - start,
+        len(actual),
+        checked_steps=[k + 1 for k in checkpoints],
     )
 
 

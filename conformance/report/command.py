@@ -1,0 +1,75 @@
+"""``optconf report``: re-render a run's report from its ``results.json``, or compare two runs.
+
+- ``optconf report RESULTS.json [--out DIR]`` writes ``summary.md`` and ``index.html`` into DIR (default:
+  the folder of RESULTS.json).
+- ``optconf report --diff A.json B.json [--factor 10] [--speed-factor 1.25] [--out FILE]`` prints what
+  changed from A to B as markdown (and writes it to FILE); exit status 1 when a check regressed (a pass
+  that no longer passes, or a divergence grown by more than the factor), 0 otherwise.
+
+A results file that cannot be read gets one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from conformance.report.diff import DEFAULT_FACTOR, DEFAULT_SPEED_FACTOR
+
+
+def add_report_command(commands: Any) -> None:
+    """Register ``report`` on ``optconf``'s subcommands."""
+    report = commands.add_parser("report", help="re-render a run's report, or compare two runs (--diff)")
+    report.add_argument("results", nargs="?", help="the results.json to render")
+    report.add_argument("--diff", nargs=2, metavar=("A.json", "B.json"), help="compare run A with run B")
+    report.add_argument(
+        "--out",
+        help="folder for summary.md and index.html (default: beside RESULTS.json); with --diff, a file",
+    )
+    report.add_argument(
+        "--factor",
+        type=float,
+        default=DEFAULT_FACTOR,
+        help="a divergence counts as grown beyond this ratio (default: %(default)g)",
+    )
+    report.add_argument(
+        "--speed-factor",
+        type=float,
+        default=DEFAULT_SPEED_FACTOR,
+        help="flag a step time that changed by more than this ratio (default: %(default)g)",
+    )
+    report.set_defaults(func=run_report)
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from conformance.report import ResultsError, load_results, write_reports
+    from conformance.report.diff import compare, render
+    from conformance.results import write_atomic
+
+    if bool(args.diff) == bool(args.results):
+        print("optconf report: give either RESULTS.json or --diff A.json B.json", file=sys.stderr)
+        return 2
+    if args.factor <= 1 or args.speed_factor <= 1:
+        print("optconf report: --factor and --speed-factor must be greater than 1", file=sys.stderr)
+        return 2
+    try:
+        if args.diff:
+            a, b = (load_results(p) for p in args.diff)
+        else:
+            data = load_results(args.results)
+    except ResultsError as e:
+        print(f"optconf report: {e}", file=sys.stderr)
+        return 2
+    if args.diff:
+        diff = compare(a, b, args.factor, args.speed_factor)
+        text = render(diff, a, b)
+        print(text, end="")
+        if args.out:
+            write_atomic(Path(args.out), text)
+        return 1 if diff.regressions else 0
+    out = Path(args.out) if args.out else Path(args.results).parent
+    for path in write_reports(data, out):
+        print(f"wrote {path}")
+    return 0

@@ -1,0 +1,81 @@
+"""``index.html``: one self-contained page (inline CSS and SVG; no scripts, fonts or network) rendered with
+jinja2, autoescape on: every string that comes from the candidate or the run (impl name, case ids,
+messages, reprs) is escaped; only the charts this package draws are inserted as markup."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from conformance.report import model, speed
+from conformance.report.plots import Series, line_chart
+
+TEMPLATES = Path(__file__).parent / "templates"
+# Sections with a chart each; further failing cases are listed in the index table only (a broken candidate
+# can fail thousands of checks, and the page must still open).
+MAX_DETAILED = 100
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def error_chart(record: dict[str, Any]) -> Markup | None:
+    """Error against step with the tolerance, from the record's ``per_step`` (failing records carry it)."""
+    per_step = record.get("per_step")
+    if not isinstance(per_step, dict) or not per_step.get("steps"):
+        return None
+    steps = per_step["steps"]
+    series = [Series("max rel error", steps, per_step.get("max_rel", []))]
+    if per_step.get("rtol"):
+        series.append(Series("tolerance", steps, per_step["rtol"], dashed=True))
+    x_label = "step" if record.get("check") != "test_single_step" else "step (one step from each checkpoint)"
+    return Markup(line_chart(series, x_label=x_label, y_label="norm-wise relative error"))
+
+
+def _speed(bench: dict[str, Any]) -> dict[str, Any]:
+    charts = [
+        (t, Markup(line_chart(t.series, x_label="elements", y_label="seconds per step", log_x=True)))
+        for t in speed.tables(bench)
+    ]
+    return {
+        "copy_line": speed.copy_text(bench),
+        "notes": speed.NOTES,
+        "headers": speed.HEADERS,
+        "tables": charts,
+        "traffic_headers": speed.TRAFFIC_HEADERS,
+        "traffic": speed.traffic_rows(bench),
+        "skipped": bench.get("skipped", []),
+    }
+
+
+def render_html(data: dict[str, Any]) -> str:
+    env, records = data["environment"], data["records"]
+    details = model.details(data)
+    charts = {d.anchor: error_chart(d.record) for d in details[:MAX_DETAILED]}
+    return (
+        _environment()
+        .get_template("index.html.j2")
+        .render(
+            candidate=str(env.get("candidate", "?")),
+            header=model.header(env),
+            labels=model.LABELS,
+            outcomes=model.OUTCOMES,
+            total=model.totals(records),
+            matrices=model.matrices(records),
+            details=details,
+            detailed=details[:MAX_DETAILED],
+            charts=charts,
+            unmatched=data.get("unmatched_deviations") or [],
+            speed=_speed(data["bench"]) if data.get("bench") else None,
+        )
+    )

@@ -1,0 +1,72 @@
+"""``summary.md``: the report as markdown tables (tabulate), for a terminal, a pull request or a wiki."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tabulate import tabulate
+
+from conformance.report import model, speed
+
+
+def _table(rows: list[list[Any]], headers: list[str] | tuple[str, ...]) -> str:
+    return tabulate(rows, headers=list(headers), tablefmt="github")
+
+
+def _matrix(m: model.Matrix) -> str:
+    def cell(c: model.Cell) -> str:
+        return f"{c.text} ({c.worst_text})" if c.worst_text else c.text
+
+    rows = [[name, *(cell(c) for c in cells), cell(total)] for name, cells, total in m.rows]
+    rows.append(["**total**", *(cell(c) for c in m.column_totals), cell(m.total)])
+    return _table(rows, ["", *(f"{v} {d}" for v, d in m.columns), "total"])
+
+
+def render_markdown(data: dict[str, Any]) -> str:
+    env, records = data["environment"], data["records"]
+    lines = [f"# Conformance report: {env.get('candidate', '?')}", ""]
+    lines.append(
+        _table([[k, f"`{v}`" if k == "command line" else v] for k, v in model.header(env)], ["", ""])
+    )
+    total = model.totals(records)
+    lines += ["", "## Totals", ""]
+    lines.append(
+        _table(
+            [[model.LABELS[o], total.counts[o]] for o in model.OUTCOMES] + [["total", total.total]],
+            ["outcome", "checks"],
+        )
+    )
+    lines += ["", "## Matrix", "", "Each cell: outcomes / checks run (worst norm-wise relative error)."]
+    for m in model.matrices(records):
+        lines += ["", f"### {m.title}", "", _matrix(m)]
+    failures = [d for d in model.details(data) if d.outcome in ("failed", "xpassed")]
+    if failures:
+        lines += ["", "## Failures", ""]
+        for d in failures:
+            body = d.message + "\n  reproduce:\n" + "\n".join("    " + s for s in d.reproduction.splitlines())
+            lines += [f"### {d.title}", "", "```", body, "```", ""]
+    deviations = [d for d in model.details(data) if d.outcome == "xfailed" and d.deviation]
+    if deviations:
+        lines += ["", "## Known deviations", ""]
+        rows = sorted({(d.title, d.deviation["reason"], d.deviation["upstream"]) for d in deviations})
+        lines.append(_table([list(r) for r in rows], ["test", "reason", "upstream"]))
+    if data.get("unmatched_deviations"):
+        lines += ["", "## Known-deviation entries that matched no test", ""]
+        lines += [f"- `{d['test']}`: {d['reason']} ({d['upstream']})" for d in data["unmatched_deviations"]]
+    if data.get("bench"):
+        lines += ["", *_speed(data["bench"])]
+    return "\n".join(lines) + "\n"
+
+
+def _speed(bench: dict[str, Any]) -> list[str]:
+    lines = ["## Speed", "", speed.copy_text(bench) + ".", "", speed.NOTES]
+    for t in speed.tables(bench):
+        lines += ["", f"### {t.optimizer}", "", _table(t.rows, speed.HEADERS)]
+    lines += ["", "### Bytes moved per element", "", _table(speed.traffic_rows(bench), speed.TRAFFIC_HEADERS)]
+    if bench.get("skipped"):
+        lines += ["", "### Not benchmarked", ""]
+        lines += [
+            f"- {s['optimizer']} {s['variant']} {s['size']}: {s['reason']}".replace("  ", " ")
+            for s in bench["skipped"]
+        ]
+    return lines
