@@ -10,6 +10,7 @@ What is compared: every group's lr (and momentum or beta1 where a scheduler cycl
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ import numpy as np
 
 from conformance.adapters.base import NotSupported, SchedulerRun
 from conformance.catalogue.functions import resolve
-from conformance.metrics import trajectory_divergence
+from conformance.metrics import normwise_error, trajectory_divergence
 from conformance.runner import CandidateError, CheckResult, _call
 from conformance.tolerances import EPS
 from conformance.vectors import Vectors
@@ -45,6 +46,15 @@ class LoadedSchedule:
     @classmethod
     def load(cls, vectors: Vectors, case_id: str) -> LoadedSchedule:
         return cls(case_id, vectors.describe(case_id))
+
+
+def scheduler_classes(meta: dict[str, Any]) -> set[str]:
+    """Every scheduler class a case builds, nested ones included: what the candidate must support."""
+
+    def classes(spec: dict[str, Any]) -> set[str]:
+        return {spec["scheduler"]}.union(*(classes(s) for s in spec["kwargs"].get("schedulers", [])))
+
+    return set().union(*(classes(s) for s in meta["schedulers"]))
 
 
 def resolved(spec: dict[str, Any]) -> dict[str, Any]:
@@ -112,6 +122,21 @@ def play(
     return rows
 
 
+def values_change(a: dict[str, list[list[float]]], b: dict[str, list[list[float]]]) -> float:
+    """The largest relative difference between two records of ``play`` (value by value, as the harness
+    compares them); ``inf`` if they record different keys, epochs or groups."""
+    if a.keys() != b.keys() or any(np.shape(a[k]) != np.shape(b[k]) for k in a):
+        return math.inf
+    return max(
+        (
+            normwise_error(np.float64(x), np.float64(y))
+            for k in a
+            for x, y in zip(np.ravel(a[k]), np.ravel(b[k]))
+        ),
+        default=0.0,
+    )
+
+
 def run_schedule(adapter: Any, case: LoadedSchedule, dtype: str, device: str, variant: str) -> CheckResult:
     """Play the case on the candidate and compare every recorded value. ``dtype`` and ``variant`` do not
     apply (lrs are Python floats, whatever the params are) and are ignored: the check signature is shared
@@ -128,10 +153,19 @@ def run_schedule(adapter: Any, case: LoadedSchedule, dtype: str, device: str, va
     # Rows are epochs 0..steps; the metrics count them from 1.
     d.first_bad_step = None if d.first_bad_step is None else d.first_bad_step - 1
     d.worst_step = None if d.worst_step is None else d.worst_step - 1
-    return CheckResult(
+    result = CheckResult(
         d.first_bad_step is None and not d.non_finite,
         d,
         [rtol] * steps,
         time.perf_counter() - start,
         meta["steps"],
     )
+    result.checked_steps = list(range(steps))  # the epochs of the rows (the report's per-step plot)
+    # What the failure message shows: the values at the first epoch beyond tolerance, next to the expected.
+    bad = d.first_bad_step
+    result.details = [
+        f"at epoch {bad}: {key} {got[key][bad]}, expected {expected[key][bad]}"
+        for key in expected
+        if bad is not None and got[key][bad] != expected[key][bad]
+    ]
+    return result

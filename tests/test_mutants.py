@@ -14,16 +14,17 @@ import mutants
 import pytest
 from run_conformance import conformance
 
+from refimpl.lr_scheduler import MODULES as SCHEDULERS
 from refimpl.optim import MODULES
 
 pytest.importorskip("torch")
 
-NOT_MUTANTS = {"compact", "control"}
+NOT_MUTANTS = {"compact", "compact_adaptive", "compact_sched", "control"}
 
 
 def mutant_classes(module_name: str) -> list[str]:
     module = importlib.import_module(f"mutants.{module_name}")
-    return [name for name in MODULES if hasattr(module, name)]
+    return [name for name in [*MODULES, *SCHEDULERS] if hasattr(module, name)]
 
 
 MUTANTS = sorted(m.name for m in pkgutil.iter_modules(mutants.__path__) if m.name not in NOT_MUTANTS)
@@ -36,7 +37,7 @@ def test_there_are_enough_mutants():
 @pytest.mark.parametrize("name", MUTANTS)
 def test_mutant_is_caught(name, tmp_path, capsys):
     classes = mutant_classes(name)
-    assert classes, f"mutants.{name} exports no torch.optim class"
+    assert classes, f"mutants.{name} exports no torch.optim optimizer or scheduler class"
     select = " or ".join(f"{c.lower()}/" for c in classes)
     code, out = conformance(f"torch:mutants.{name}", select, tmp_path, capsys, "-x")
     assert code == 1, f"mutants.{name} was not caught:\n{out[-3000:]}"

@@ -18,6 +18,7 @@ from conformance.catalogue.model import OptimCase, SchedCase
 from conformance.generate import run_optim_case, run_sched_case
 from conformance.metrics import normwise_error
 from conformance.runner import CandidateError
+from conformance.schedules import values_change
 
 # Constructor arguments that select an implementation and never change the math (torch's own docs say
 # so); no case needs to make them observable.
@@ -132,19 +133,6 @@ def sched_candidates(scheduler: str, option: str, value: Any) -> list[Any]:
     return candidates(option, value)
 
 
-def schedule_change(base: dict[str, list[list[float]]], other: dict[str, list[list[float]]]) -> float:
-    """The largest relative difference of two runs' recorded values (``inf`` if they record different
-    things): what the harness would see, value by value."""
-    if base.keys() != other.keys():
-        return math.inf
-    worst = 0.0
-    for key, rows in base.items():
-        for row, other_row in zip(rows, other[key], strict=True):
-            for e, a in zip(row, other_row, strict=True):
-                worst = max(worst, normwise_error(np.float64(a), np.float64(e)))
-    return worst
-
-
 def observed_schedule_change(case: SchedCase, option: str, defaults: dict[str, Any]) -> float:
     """The smallest change, among the plausible wrong values of scheduler option ``option``, of the values
     the harness compares (relative, value by value). Values the reference rejects, at construction or while
@@ -158,5 +146,5 @@ def observed_schedule_change(case: SchedCase, option: str, defaults: dict[str, A
             expected = run_sched_case(mutated)["expected"]
         except CandidateError:
             continue  # not a valid value of this option here
-        changes.append(schedule_change(base, expected))
+        changes.append(values_change(base, expected))
     return min(changes, default=0.0)
