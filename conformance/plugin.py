@@ -21,10 +21,18 @@ from conformance.adapters import UnknownImplementation, resolve
 from conformance.adapters.base import NotSupported
 from conformance.known_deviations import KnownDeviationError, load, tolerance_override
 from conformance.runner import CandidateError, LoadedCase, run_single_steps, run_trajectory
+from conformance.schedules import LoadedSchedule, run_schedule, scheduler_classes
 from conformance.vectors import DEFAULT_DIR, VectorError, Vectors
 
 DEFAULT_DTYPES = ("float64", "float32")
-CHECKS = {"test_trajectory": run_trajectory, "test_single_step": run_single_steps}
+CHECKS = {
+    "test_trajectory": run_trajectory,
+    "test_single_step": run_single_steps,
+    "test_schedule": run_schedule,
+}
+# Checks of scheduler cases: lrs are Python floats whatever the params' dtype, so they run once per case and
+# device (``test_schedule[steplr/step_size3-gamma0.5-cpu]``), not per dtype and variant.
+SCHEDULE_CHECKS = frozenset({"test_schedule"})
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -124,7 +132,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @dataclass(frozen=True)
 class Param:
-    """One parametrization: case x dtype x device x variant, and why it cannot run (if it cannot)."""
+    """One parametrization: case x dtype x device x variant, and why it cannot run (if it cannot). Scheduler
+    cases have no dtype or variant (empty: left out of the id)."""
 
     case: str
     dtype: str
@@ -134,7 +143,7 @@ class Param:
 
     @property
     def id(self) -> str:
-        return f"{self.case}-{self.dtype}-{self.device}-{self.variant}"
+        return "-".join(part for part in (self.case, self.dtype, self.device, self.variant) if part)
 
 
 def _params_for(session: Session) -> list[Param]:
@@ -143,6 +152,8 @@ def _params_for(session: Session) -> list[Param]:
     out = []
     for case_id in session.vectors.case_ids():
         meta = session.vectors.describe(case_id)
+        if meta.get("kind") == "scheduler":
+            continue
         name = meta["optimizer"]
         variants_of = getattr(session.adapter, "variants_of", None)
         if name in capabilities.optimizers and variants_of:
@@ -154,6 +165,23 @@ def _params_for(session: Session) -> list[Param]:
             for variant in variants:
                 reason = _unsupported(session, capabilities, meta, dtype, variant, offered)
                 out.append(Param(case_id, dtype, session.device, variant, reason))
+    return out
+
+
+def _schedule_params(session: Session) -> list[Param]:
+    """One parametrization per scheduler case; "not supported" unless the candidate declares every scheduler
+    class the case builds (nested ones included) in ``Capabilities.schedulers``."""
+    declared = session.adapter.capabilities().schedulers
+    out = []
+    for case_id in session.vectors.case_ids():
+        meta = session.vectors.describe(case_id)
+        if meta.get("kind") != "scheduler":
+            continue
+        missing = sorted(scheduler_classes(meta) - declared)
+        reason = session.skip_reason or (
+            f"not supported: {session.impl} has no {', '.join(missing)}" if missing else None
+        )
+        out.append(Param(case_id, "", session.device, "", reason))
     return out
 
 
@@ -189,7 +217,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     stateless = metafunc.function.__name__ == "test_single_step" and (
         "state_dict" not in session.adapter.capabilities().features
     )
-    for p in _params_for(session):
+    schedules = metafunc.function.__name__ in SCHEDULE_CHECKS
+    for p in _schedule_params(session) if schedules else _params_for(session):
         if stateless and not p.unsupported:
             p = replace(p, unsupported=f"not supported: {session.impl} cannot load optimizer state")
         marks = [pytest.mark.skip(reason=p.unsupported)] if p.unsupported else []
@@ -239,7 +268,8 @@ def conformance_check(request: pytest.FixtureRequest, conformance_param: Param) 
     check = request.function.__name__
 
     def run() -> None:
-        case = LoadedCase.load(session.vectors, conformance_param.case)
+        schedule = check in SCHEDULE_CHECKS
+        case = (LoadedSchedule if schedule else LoadedCase).load(session.vectors, conformance_param.case)
         if override := tolerance_override(session.tolerances, node.name):
             case.meta["tolerance"] = {**case.meta.get("tolerance", {}), **override}
         p = conformance_param
@@ -249,7 +279,7 @@ def conformance_check(request: pytest.FixtureRequest, conformance_param: Param) 
             dtype=p.dtype,
             device=p.device,
             variant=p.variant,
-            optimizer=case.meta["optimizer"],
+            **({"scheduler": case.meta["scheduler"]} if schedule else {"optimizer": case.meta["optimizer"]}),
             file=session.vectors.case_file[p.case],
         )
         try:
@@ -297,8 +327,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         elif report.skipped and param.unsupported:
             outcome = "unsupported"
         record.setdefault("case", param.case)
-        if "optimizer" in (meta := session.vectors.describe(param.case)):
-            record.setdefault("optimizer", meta["optimizer"])
+        meta = session.vectors.describe(param.case)
+        # The algorithm the record is about: a scheduler case's scheduler (its optimizer only drives it).
+        subject = "scheduler" if meta.get("kind") == "scheduler" else "optimizer"
+        if subject in meta:
+            record.setdefault(subject, meta[subject])
         record.update(
             test=item.name,
             nodeid=item.nodeid,

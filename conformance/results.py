@@ -26,10 +26,21 @@ OUTCOME_ORDER = ("passed", "failed", "xfailed", "xpassed", "unsupported", "skipp
 def failure_message(
     session: Any, case: Any, param: Any, check: str, *, result: Any = None, error: str = ""
 ) -> str:
-    """Names the case and the vector file, gives the metrics, and ends with a pasteable reproduction."""
+    """Names the case and the vector file, gives the metrics, and ends with a pasteable reproduction.
+
+    Scheduler cases (``kind == "scheduler"``) name the scheduler, count epochs from 0 (right after
+    construction) and have no dtype or variant.
+    """
     where = f"{param.case} ({session.vectors.directory / session.vectors.case_file[param.case]})"
-    lines = [f"{case.meta['optimizer']} does not conform: {where}", f"  what it checks: {case.meta['why']}"]
-    lines.append(f"  run: {check} in {param.dtype} on {param.device}, variant {param.variant}")
+    schedule = case.meta.get("kind") == "scheduler"
+    subject, unit = (case.meta["scheduler"], "epoch") if schedule else (case.meta["optimizer"], "step")
+    lines = [f"{subject} does not conform: {where}", f"  what it checks: {case.meta['why']}"]
+    how = (
+        f"in {param.dtype} on {param.device}, variant {param.variant}"
+        if not schedule
+        else f"on {param.device}"
+    )
+    lines.append(f"  run: {check} {how}")
     if error:
         lines.append(f"  {error}")
         first = None
@@ -37,13 +48,15 @@ def failure_message(
         d = result.divergence
         first = d.first_bad_step
         tolerance = (
-            max(result.rtol) if first is None or check == "test_single_step" else result.rtol[first - 1]
+            max(result.rtol) if first is None or check != "test_trajectory" else result.rtol[first - 1]
         )
-        lines.append(f"  first step beyond tolerance: {first} (tolerance there {tolerance:.3g})")
+        lines.append(f"  first {unit} beyond tolerance: {first} (tolerance there {tolerance:.3g})")
         lines.append(
-            f"  max rel error {d.max_rel:.3g} (at step {d.worst_step}), max abs error {d.max_abs:.3g}, "
-            f"max {d.max_ulp:.3g} ULPs of {param.dtype}" + (", NON-FINITE values" if d.non_finite else "")
+            f"  max rel error {d.max_rel:.3g} (at {unit} {d.worst_step}), max abs error {d.max_abs:.3g}, "
+            f"max {d.max_ulp:.3g} ULPs of {param.dtype or 'float64'}"
+            + (", NON-FINITE values" if d.non_finite else "")
         )
+        lines += [f"  {line}" for line in getattr(result, "details", [])]
     lines.append("  reproduce:")
     lines += [
         "    " + line
