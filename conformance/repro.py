@@ -126,5 +126,5 @@ def replay(
         f"max rel {d.max_rel:.3g} at {unit} {d.worst_step}, max abs {d.max_abs:.3g}, {d.max_ulp:.3g} ULPs,"
         f" non-finite: {d.non_finite}; tolerance {np.max(result.rtol):.3g}"
     )
-    for line in getattr(result, "details", []):
+    for line in result.details:
         print(line)

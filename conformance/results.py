@@ -56,7 +56,7 @@ def failure_message(
             f"max {d.max_ulp:.3g} ULPs of {param.dtype or 'float64'}"
             + (", NON-FINITE values" if d.non_finite else "")
         )
-        lines += [f"  {line}" for line in getattr(result, "details", [])]
+        lines += [f"  {line}" for line in result.details]
     lines.append("  reproduce:")
     lines += [
         "    " + line

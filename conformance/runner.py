@@ -127,6 +127,8 @@ class CheckResult:
     step_seconds: list[float] = field(default_factory=list)
     # The step number each compared entry checked (single steps: checkpoint + 1); empty means 1, 2, ...
     checked_steps: list[int] = field(default_factory=list)
+    # Lines the failure message adds after the metrics (a scheduler check: the values at the first bad epoch).
+    details: list[str] = field(default_factory=list)
 
     def per_step(self) -> dict[str, list[float]]:
         """Error and tolerance after each checked step, to 3 significant digits (a plot needs no more), for

@@ -153,19 +153,17 @@ def run_schedule(adapter: Any, case: LoadedSchedule, dtype: str, device: str, va
     # Rows are epochs 0..steps; the metrics count them from 1.
     d.first_bad_step = None if d.first_bad_step is None else d.first_bad_step - 1
     d.worst_step = None if d.worst_step is None else d.worst_step - 1
-    result = CheckResult(
-        d.first_bad_step is None and not d.non_finite,
+    bad = d.first_bad_step
+    return CheckResult(
+        bad is None and not d.non_finite,
         d,
         [rtol] * steps,
         time.perf_counter() - start,
         meta["steps"],
+        checked_steps=list(range(steps)),  # the rows are epochs 0..steps
+        details=[
+            f"at epoch {bad}: {key} {got[key][bad]}, expected {expected[key][bad]}"
+            for key in expected
+            if bad is not None and got[key][bad] != expected[key][bad]
+        ],
     )
-    result.checked_steps = list(range(steps))  # the epochs of the rows (the report's per-step plot)
-    # What the failure message shows: the values at the first epoch beyond tolerance, next to the expected.
-    bad = d.first_bad_step
-    result.details = [
-        f"at epoch {bad}: {key} {got[key][bad]}, expected {expected[key][bad]}"
-        for key in expected
-        if bad is not None and got[key][bad] != expected[key][bad]
-    ]
-    return result
