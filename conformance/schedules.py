@@ -23,7 +23,7 @@ from conformance.catalogue.functions import resolve
 from conformance.metrics import normwise_error, trajectory_divergence
 from conformance.runner import CandidateError, CheckResult, _call
 from conformance.tolerances import EPS
-from conformance.vectors import Vectors
+from conformance.vectors import VERIFY_HINT, VectorError, Vectors
 
 # torch and the reference compute lrs as Python floats (float64) with the same formulas in the same order:
 # they agree exactly over the whole catalogue (measured: max relative difference 0.0, as in the
@@ -45,7 +45,18 @@ class LoadedSchedule:
 
     @classmethod
     def load(cls, vectors: Vectors, case_id: str) -> LoadedSchedule:
-        return cls(case_id, vectors.describe(case_id))
+        """The case, its scheduler specs checked first: a function name this harness does not know (vectors
+        from a newer catalogue) or a malformed spec is a one-line ``VectorError``, not a candidate failure."""
+        meta = vectors.describe(case_id)
+        try:
+            for spec in meta["schedulers"]:
+                resolved(spec)
+        except (ValueError, KeyError, TypeError) as e:
+            where = vectors.directory / vectors.case_file[case_id]
+            raise VectorError(
+                f"{where} (case {case_id}): unusable scheduler spec ({e}); {VERIFY_HINT}"
+            ) from None
+        return cls(case_id, meta)
 
 
 def scheduler_classes(meta: dict[str, Any]) -> set[str]:

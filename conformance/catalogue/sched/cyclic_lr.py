@@ -40,9 +40,16 @@ CASES = [
     ),
     SchedCase(
         "CyclicLR",
-        {"base_lr": 0.01, "max_lr": 0.1, "step_size_up": 10, "scale_fn": "halve_per_cycle"},
-        ("scale_fn", "scale_mode"),
-        "a custom scale_fn evaluated on the cycle number (scale_mode defaults to 'cycle')",
+        {
+            "base_lr": 0.01,
+            "max_lr": 0.1,
+            "step_size_up": 10,
+            "scale_fn": "halve_per_cycle",
+            "cycle_momentum": False,
+        },
+        ("scale_fn", "scale_mode", "cycle_momentum"),
+        "a custom scale_fn evaluated on the cycle number (scale_mode defaults to 'cycle'); "
+        "cycle_momentum=False leaves the momentum alone",
     ),
     SchedCase(
         "CyclicLR",
@@ -63,12 +70,6 @@ CASES = [
         "with Adam, beta1 is cycled (beta2 kept)",
         optimizer="Adam",
         optimizer_hyper={},
-    ),
-    SchedCase(
-        "CyclicLR",
-        {"base_lr": 0.01, "max_lr": 0.1, "step_size_up": 10, "cycle_momentum": False},
-        ("cycle_momentum",),
-        "cycle_momentum=False leaves the momentum alone",
     ),
     SchedCase(
         "CyclicLR",
