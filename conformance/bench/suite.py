@@ -45,7 +45,10 @@ class Size:
 
     @property
     def label(self) -> str:
-        return f"{self.total:.0e}".replace("e+0", "e") + (f"/{self.tensors}" if self.tensors > 1 else "")
+        """``1e7``, ``1e7/1000``, ``64``: powers of ten as written on the command line, others in full."""
+        power = f"{self.total:.0e}".replace("e+0", "e").replace("e+", "e")
+        total = power if float(power) == self.total and self.total >= 1000 else str(self.total)
+        return total + (f"/{self.tensors}" if self.tensors > 1 else "")
 
 
 def parse_sizes(spec: str) -> tuple[Size, ...]:

@@ -65,8 +65,5 @@ def _speed(bench: dict[str, Any]) -> list[str]:
     lines += ["", "### Bytes moved per element", "", _table(speed.traffic_rows(bench), speed.TRAFFIC_HEADERS)]
     if bench.get("skipped"):
         lines += ["", "### Not benchmarked", ""]
-        lines += [
-            f"- {s['optimizer']} {s['variant']} {s['size']}: {s['reason']}".replace("  ", " ")
-            for s in bench["skipped"]
-        ]
+        lines += [f"- {line}" for line in speed.skipped_lines(bench)]
     return lines

@@ -5,7 +5,6 @@ return an ``<svg>`` element ready to inline, with ids unique within the page."""
 from __future__ import annotations
 
 import io
-import itertools
 import re
 
 from conformance.report.svg import Series, colours, drawable
@@ -13,12 +12,16 @@ from conformance.report.svg import line_chart as simple_line_chart
 
 __all__ = ["Series", "line_chart"]
 
-# Inline SVGs share one id namespace: each matplotlib figure's ids get a prefix of their own.
-_figure_numbers = itertools.count()
-
 
 def _matplotlib_svg(
-    series: list[Series], x_label: str, y_label: str, log_x: bool, log_y: bool, width: int, height: int
+    series: list[Series],
+    x_label: str,
+    y_label: str,
+    log_x: bool,
+    log_y: bool,
+    width: int,
+    height: int,
+    chart_id: str,
 ) -> str:
     import matplotlib
     from matplotlib.figure import Figure
@@ -47,10 +50,13 @@ def _matplotlib_svg(
             axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
         figure.tight_layout()
         buffer = io.StringIO()
-        figure.savefig(buffer, format="svg")
+        figure.savefig(
+            buffer, format="svg", metadata={"Date": None, "Creator": None}
+        )  # same bytes every time
     text = buffer.getvalue()
     text = text[text.index("<svg") :]
-    prefix = f"f{next(_figure_numbers)}-"
+    # Inline SVGs share the page's id namespace: each figure's ids get the chart's own prefix.
+    prefix = f"{chart_id}-"
     text = re.sub(r'\bid="([^"]+)"', rf'id="{prefix}\1"', text)
     return re.sub(r"(url\(#|href=\"#)([^)\"]+)", rf"\g<1>{prefix}\2", text)
 
@@ -64,11 +70,16 @@ def line_chart(
     log_y: bool = True,
     width: int = 560,
     height: int = 240,
+    matplotlib: bool = True,
+    chart_id: str = "chart",
 ) -> str:
-    """A line chart as inline SVG, with matplotlib if it can be imported."""
+    """A line chart as inline SVG, with matplotlib if ``matplotlib`` and it can be imported; ``chart_id``
+    prefixes every id inside it, so it must differ between the charts of one page."""
     try:
-        return _matplotlib_svg(series, x_label, y_label, log_x, log_y, width, height)
+        if matplotlib:
+            return _matplotlib_svg(series, x_label, y_label, log_x, log_y, width, height, chart_id)
     except ImportError:
-        return simple_line_chart(
-            series, x_label=x_label, y_label=y_label, log_x=log_x, log_y=log_y, width=width, height=height
-        )
+        pass
+    return simple_line_chart(
+        series, x_label=x_label, y_label=y_label, log_x=log_x, log_y=log_y, width=width, height=height
+    )

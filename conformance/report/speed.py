@@ -116,8 +116,14 @@ def speed_lines(bench: dict[str, Any]) -> list[str]:
     if shown:
         table = tabulate([[n, *c] for n, c in zip(names, shown)], headers=["optimizer", *HEADERS])
         lines += table.splitlines()
-    lines += [
-        f"not benchmarked: {s['optimizer']} {s['variant']} {s['size']}: {s['reason']}"
-        for s in bench.get("skipped", [])
-    ]
+    lines += [f"not benchmarked: {line}" for line in skipped_lines(bench)]
     return lines
+
+
+def skipped_lines(bench: dict[str, Any]) -> list[str]:
+    """ "LBFGS: why" for an optimizer never benchmarked, "SGD fused 1e7: why" for one configuration."""
+    out = []
+    for s in bench.get("skipped", []):
+        what = " ".join(str(s.get(k) or "") for k in ("optimizer", "variant", "size")).split()
+        out.append(f"{' '.join(what)}: {s.get('reason', '')}")
+    return out
