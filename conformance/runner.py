@@ -237,8 +237,20 @@ def _state_pairs(run: Any, case: LoadedCase, k: int) -> tuple[list[np.ndarray], 
                         f"after step {k}: param {index} state {key!r} has {len(mine)} entries, "
                         f"expected {len(value)}"
                     )
-                got += [np.asarray(m) for m in mine]
-                want += [np.asarray(v) for v in value]
+                pairs = [
+                    (np.asarray(m), np.asarray(v))
+                    for m, v in zip(mine, value, strict=True)
+                    # a slot never written (LBFGS's al): None in the state, NaN in the vectors
+                    if not (m is None and np.all(np.isnan(v)))
+                ]
+                if pairs and all(m.ndim == v.ndim == 0 for m, v in pairs):
+                    # a list of scalars (LBFGS's al, ro) is one vector: an entry that cancels to ~0 is
+                    # measured against the list's scale, not its own
+                    got.append(np.stack([m.astype(np.float64) for m, _ in pairs]))
+                    want.append(np.stack([v for _, v in pairs]))
+                    continue
+                got += [m for m, _ in pairs]
+                want += [v for _, v in pairs]
             else:
                 if np.shape(mine) != np.shape(value):
                     raise CandidateError(

@@ -145,8 +145,9 @@ class OptimCase:
     # The name random params and gradients are drawn from; empty means the id. The observability test
     # pins it to the unperturbed case's id, so that a perturbed option is the only thing that changes.
     seed: str = ""
-    # Per-dtype tolerance override ({"float64": x, "float32": y}) for a case whose reference cannot be met
-    # at the dtype policy's precision (Muon: torch's bfloat16 Newton-Schulz); derived where the case is.
+    # Tolerance override for a case whose reference cannot be met at the dtype policy's precision, derived
+    # where the case is: {"float32": x} for both checks (Muon: torch's bfloat16 Newton-Schulz), or
+    # {"float32:trajectory": x} for one check (LBFGS); see conformance/tolerances.py.
     tolerance: Mapping[str, float] | None = None
 
     @property

@@ -95,9 +95,10 @@ def observed_change(case: OptimCase, option: str, defaults: dict[str, Any]) -> f
                 arrays = run_optim_case(mutated).arrays
         except (ValueError, RuntimeError, TypeError):
             continue  # not a valid value of this option here
-        change = max(normwise_error(arrays[k], base[k]) for k in base if _compared(k, arrays, base))
-        if math.isfinite(change):
-            changes.append(change)
+        compared = [k for k in base if _compared(k, arrays, base)]
+        if not all(np.all(np.isfinite(arrays[k])) for k in compared if k.startswith("params/")):
+            continue  # a blow-up; state that merely differs in which slots exist (LBFGS's al) still counts
+        changes.append(max(normwise_error(arrays[k], base[k]) for k in compared))
     return min(changes, default=0.0)
 
 
