@@ -94,9 +94,11 @@ def test_a_real_deviation_is_an_xfail_with_its_reason(tmp_path, capsys):
     assert "xfailed" in out and "pull/125440" in out
 
 
-def test_the_readme_example_adapter_conforms_and_reports_what_it_does_not_support(tmp_path, capsys, monkeypatch):
+def test_readme_example_adapter_conforms_and_reports_what_it_lacks(tmp_path, capsys, monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT / "examples"))
-    code, out = conformance("numpy_sgd_adapter:NumpySGDAdapter", "trajectory or single_step", tmp_path, capsys)
+    code, out = conformance(
+        "numpy_sgd_adapter:NumpySGDAdapter", "trajectory or single_step", tmp_path, capsys
+    )
     assert code == pytest.ExitCode.OK, out[-3000:]
     records = json.loads((tmp_path / "report" / "results.json").read_text())["records"]
     outcomes = {(r.get("optimizer") or r["case"].split("/")[0], r["outcome"]) for r in records}
