@@ -60,6 +60,8 @@ def test_bad_config_is_one_line():
         BenchConfig(parse_sizes("8"), dtype="int8")
     with pytest.raises(BenchConfigError, match="--bench-repeats"):
         BenchConfig(parse_sizes("8"), repeats=0)
+    with pytest.raises(BenchConfigError, match="--bench-threads"):
+        BenchConfig(parse_sizes("8"), threads=-1)
 
 
 def test_measure_warms_up_calibrates_and_synchronises_around_every_sample():
@@ -87,9 +89,7 @@ def torch_bench():
     pytest.importorskip("torch")
     from conformance.adapters import resolve
 
-    return run_bench(
-        resolve("torch"), ["SGD", "Adam", "LBFGS"], BenchConfig(parse_sizes(TINY), repeats=2, threads=1)
-    )
+    return run_bench(resolve("torch"), ["SGD", "Adam", "LBFGS"], BenchConfig(parse_sizes(TINY), repeats=2))
 
 
 def test_rows_cover_optimizer_variant_size_with_derived_figures(torch_bench):
@@ -120,9 +120,13 @@ def test_rows_cover_optimizer_variant_size_with_derived_figures(torch_bench):
 
 def test_a_drop_in_candidate_is_compared_with_torch_forloop_measured_alongside():
     pytest.importorskip("torch")
+    import torch
+
     from conformance.adapters import resolve
 
+    threads = torch.get_num_threads()
     bench = run_bench(resolve("torch:mutants.control"), ["SGD"], BenchConfig(parse_sizes("32"), repeats=1))
+    assert bench["config"]["threads"] == 1 and torch.get_num_threads() == threads  # restored after
     baseline = [r for r in bench["rows"] if r["role"] == "baseline"]
     assert [(r["impl"], r["variant"]) for r in baseline] == [("torch", "forloop")]
     for r in bench["rows"]:

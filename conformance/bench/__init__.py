@@ -31,8 +31,8 @@ def add_options(group: Any) -> None:
     group.addoption(
         "--bench-threads",
         type=int,
-        default=None,
-        help="CPU threads for torch while timing (default: torch's)",
+        default=1,
+        help="CPU threads for torch while timing; 0: torch's default (default: %(default)s)",
     )
 
 

@@ -79,18 +79,21 @@ class BenchConfig:
     dtype: str = "float32"
     device: str = "cpu"
     variants: tuple[str, ...] | None = None
-    # CPU threads torch may use while timing (None: torch's default). On a machine whose other cores are
-    # busy, a multi-threaded op waits for a descheduled worker (measured here: 24 ms for a 1e5-element SGD
-    # step with 2 threads on a loaded 2-core machine, 0.05 ms with 1), so shared machines want 1.
-    threads: int | None = None
+    # CPU threads torch may use while timing (0: torch's default). One by default: on a machine whose other
+    # cores are busy, a multi-threaded op waits for a descheduled worker (measured on a loaded 2-core
+    # machine: a 1e5-element SGD step took 24 ms with 2 threads and 0.05 ms with 1, and the default sizes
+    # ran past 6 minutes instead of 85 s), so one thread gives per-core figures that reproduce anywhere.
+    threads: int = 1
 
     def __post_init__(self) -> None:
         if self.dtype not in ITEMSIZE:
             raise BenchConfigError(f"--bench-dtype: {self.dtype!r} is not one of {', '.join(ITEMSIZE)}")
         if self.repeats < 1:
             raise BenchConfigError(f"--bench-repeats: must be at least 1, got {self.repeats}")
-        if self.threads is not None and self.threads < 1:
-            raise BenchConfigError(f"--bench-threads: must be at least 1, got {self.threads}")
+        if self.threads < 0:
+            raise BenchConfigError(
+                f"--bench-threads: must be 0 (torch's default) or more, got {self.threads}"
+            )
 
 
 @dataclass
@@ -257,9 +260,9 @@ def run_bench(
 
 
 @contextlib.contextmanager
-def _threads(threads: int | None) -> Iterator[int | None]:
-    """torch's intra-op thread count set to ``threads`` for the benchmark and restored after; yields the
-    count in force (None without torch)."""
+def _threads(threads: int) -> Iterator[int | None]:
+    """torch's intra-op thread count set to ``threads`` (0: left as it is) for the benchmark and restored
+    after; yields the count in force (None without torch)."""
     try:
         import torch
     except ImportError:

@@ -93,8 +93,15 @@ def algorithm(record: dict[str, Any]) -> tuple[str, str]:
     """(section, row): optimizers and schedulers get separate matrices."""
     if record.get("scheduler"):
         return "Schedulers", str(record["scheduler"])
-    name = record.get("optimizer") or str(record.get("case", "?")).split("/")[0]
+    # A record without its optimizer (a check skipped before it ran) is filed under its case id's first
+    # word: "adam/lr0.1" and "Adam-fused" both name the class.
+    name = record.get("optimizer") or re.split(r"[/-]", str(record.get("case") or "?"))[0]
     return "Optimizers", str(name)
+
+
+def column(record: dict[str, Any]) -> tuple[str, str]:
+    """(variant, dtype); "-" for what a check does not have (scheduler checks have neither)."""
+    return str(record.get("variant") or "-"), str(record.get("dtype") or "-")
 
 
 def max_rel(record: dict[str, Any]) -> float | None:
@@ -157,14 +164,14 @@ def matrices(records: list[dict[str, Any]]) -> list[Matrix]:
         section = by_section.get(title)
         if not section:
             continue
-        columns = sorted({(str(r.get("variant", "-")), str(r.get("dtype", "-"))) for r in section})
+        columns = sorted({column(r) for r in section})
         cells: dict[str, dict[tuple[str, str], Cell]] = defaultdict(lambda: defaultdict(Cell))
         column_totals = {c: Cell() for c in columns}
         row_totals: dict[str, Cell] = defaultdict(Cell)
         total = Cell()
         for r in section:
-            name, column = algorithm(r)[1], (str(r.get("variant", "-")), str(r.get("dtype", "-")))
-            for cell in (cells[name][column], column_totals[column], row_totals[name], total):
+            name, where = algorithm(r)[1], column(r)
+            for cell in (cells[name][where], column_totals[where], row_totals[name], total):
                 cell.add(r)
         rows = [(n, [cells[n].get(c, Cell()) for c in columns], row_totals[n]) for n in sorted(cells)]
         out.append(Matrix(title, columns, rows, [column_totals[c] for c in columns], total))

@@ -5,9 +5,19 @@ return an ``<svg>`` element ready to inline, with ids unique within the page."""
 from __future__ import annotations
 
 import io
+import math
 import re
 
-from conformance.report.svg import Series, colours, drawable
+from conformance.report.svg import (
+    LEGEND_ROW,
+    MARGIN_BOTTOM,
+    MARGIN_LEFT,
+    MARGIN_RIGHT,
+    MARGIN_TOP,
+    Series,
+    colours,
+    drawable,
+)
 from conformance.report.svg import line_chart as simple_line_chart
 
 __all__ = ["Series", "line_chart"]
@@ -25,10 +35,22 @@ def _matplotlib_svg(
 ) -> str:
     import matplotlib
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     series, _ = drawable(series, log_x, log_y)
+    legend_rows = math.ceil(len(series) / 2)
+    legend = LEGEND_ROW * legend_rows + 12  # matplotlib's legend pads its rows more than the built-in chart
+    total = height + legend
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "optconf", "font.size": 8}):
-        figure = Figure(figsize=(width / 100, (height + 14 * len(series)) / 100), dpi=100)
+        figure = Figure(figsize=(width / 100, total / 100), dpi=100)
+        # Fixed margins (in pixels, as the built-in chart's) instead of tight_layout, and no minor ticks:
+        # together they cut a chart from 0.25 s to 0.09 s (measured on a 2-core machine).
+        figure.subplots_adjust(
+            left=MARGIN_LEFT / width,
+            right=1 - MARGIN_RIGHT / width,
+            top=1 - MARGIN_TOP / total,
+            bottom=(MARGIN_BOTTOM + legend) / total,
+        )
         axes = figure.add_subplot()
         for s, colour in zip(series, colours(series)):
             axes.plot(
@@ -43,16 +65,17 @@ def _matplotlib_svg(
             )
         axes.set_xscale("log" if log_x else "linear")
         axes.set_yscale("log" if log_y else "linear")
+        axes.minorticks_off()
+        if not log_x:  # steps and sizes are whole numbers
+            axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.set_xlabel(x_label)
         axes.set_ylabel(y_label)
         axes.grid(True, which="major", color="#eee")
         if series:
-            axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
-        figure.tight_layout()
+            figure.legend(loc="lower center", bbox_to_anchor=(0.5, 0), ncol=2, frameon=False)
         buffer = io.StringIO()
-        figure.savefig(
-            buffer, format="svg", metadata={"Date": None, "Creator": None}
-        )  # same bytes every time
+        # No date or creator in the metadata: the same results render to the same bytes.
+        figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     text = buffer.getvalue()
     text = text[text.index("<svg") :]
     # Inline SVGs share the page's id namespace: each figure's ids get the chart's own prefix.
