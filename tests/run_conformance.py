@@ -18,11 +18,16 @@ def conformance(
     args = ["conformance", f"--impl={impl}", "-q", "-p", "no:cacheprovider", "--rootdir", str(ROOT)]
     args += ["--report-dir", str(tmp_path / "report"), "-k", select, *extra]
     capsys.readouterr()
+    code = run_in_root(args)
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def run_in_root(args: list[str]) -> int:
+    """``pytest ARGS`` in this process, from the repository root (where ``conformance`` and vectors are)."""
     cwd = os.getcwd()
     os.chdir(ROOT)
     try:
-        code = pytest.main(args)
+        return int(pytest.main(args))
     finally:
         os.chdir(cwd)
-    captured = capsys.readouterr()
-    return int(code), captured.out + captured.err

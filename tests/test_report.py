@@ -172,11 +172,9 @@ def test_renders_without_matplotlib_with_every_table(monkeypatch):
 
 
 def test_a_non_finite_error_is_drawn_at_the_top_and_labelled():
-    from conformance.report.svg import Series, line_chart
+    from conformance.report.svg import Chart, Series, render
 
-    svg = line_chart(
-        [Series("max rel error", [1, 2, 3], [1e-12, float("inf"), 0.0])], x_label="step", y_label="e"
-    )
+    svg = render(Chart([Series("max rel error", [1, 2, 3], [1e-12, float("inf"), 0.0])], "step", "e"))
     assert "non-finite at top" in svg and "zero at bottom" in svg
     assert "nan" not in svg.lower() and "inf" not in svg.replace("non-finite", "")
 
@@ -198,21 +196,13 @@ def test_many_failures_keep_the_page_small_and_quick(monkeypatch):
 def failing_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """A real run of the harness on a mutant (Adam with eps inside the sqrt), one case, both checks."""
     pytest.importorskip("torch")
-    import os
-
-    from run_conformance import ROOT
+    from run_conformance import ROOT, run_in_root
 
     out = tmp_path_factory.mktemp("mutant") / "report"
     args = ["conformance/test_optimizers.py", "--impl=torch:mutants.adam_eps_inside_sqrt", "-q", "-p"]
     args += ["no:cacheprovider", "--rootdir", str(ROOT), "--report-dir", str(out)]
     args += ["-k", "adam/lr0.01-eps1e-08-g1e-07-float32-cpu-forloop"]
-    cwd = os.getcwd()
-    os.chdir(ROOT)
-    try:
-        code = pytest.main(args)
-    finally:
-        os.chdir(cwd)
-    assert code == pytest.ExitCode.TESTS_FAILED
+    assert run_in_root(args) == pytest.ExitCode.TESTS_FAILED
     return {"dir": out, "data": json.loads((out / "results.json").read_text())}
 
 

@@ -11,7 +11,7 @@ import jinja2
 from markupsafe import Markup
 
 from conformance.report import model, speed
-from conformance.report.plots import Series, line_chart
+from conformance.report.plots import Chart, Series, render
 
 TEMPLATES = Path(__file__).parent / "templates"
 # Sections with a chart each; further failing cases are listed in the index table only (a broken candidate
@@ -42,27 +42,13 @@ def error_chart(record: dict[str, Any], chart_id: str, matplotlib: bool = True) 
     if per_step.get("rtol"):
         series.append(Series("tolerance", steps, per_step["rtol"], dashed=True))
     x_label = "step" if record.get("check") != "test_single_step" else "step (one step from each checkpoint)"
-    return Markup(
-        line_chart(
-            series,
-            x_label=x_label,
-            y_label="norm-wise relative error",
-            matplotlib=matplotlib,
-            chart_id=f"{chart_id}-chart",
-        )
-    )
+    chart = Chart(series, x_label=x_label, y_label="norm-wise relative error")
+    return Markup(render(chart, f"{chart_id}-chart", matplotlib=matplotlib))
 
 
 def _speed(bench: dict[str, Any]) -> dict[str, Any]:
     charts = [
-        (
-            t,
-            Markup(
-                line_chart(
-                    t.series, x_label="elements", y_label="s per step", log_x=True, chart_id=f"speed-{i}"
-                )
-            ),
-        )
+        (t, Markup(render(Chart(t.series, "elements", "s per step", log_x=True), f"speed-{i}")))
         for i, t in enumerate(speed.tables(bench))
     ]
     return {

@@ -1,5 +1,5 @@
 """Charts for the HTML report as inline SVG: matplotlib's where it is installed (the ``plots`` extra), the
-project's own minimal SVG (:mod:`conformance.report.svg`) where it is not. Both take the same series and
+project's own minimal SVG (:mod:`conformance.report.svg`) where it is not. Both draw the same ``Chart`` and
 return an ``<svg>`` element ready to inline, with ids unique within the page."""
 
 from __future__ import annotations
@@ -14,30 +14,23 @@ from conformance.report.svg import (
     MARGIN_LEFT,
     MARGIN_RIGHT,
     MARGIN_TOP,
+    Chart,
     Series,
     colours,
     drawable,
 )
-from conformance.report.svg import line_chart as simple_line_chart
+from conformance.report.svg import render as simple_render
 
-__all__ = ["Series", "line_chart"]
+__all__ = ["Chart", "Series", "render"]
 
 
-def _matplotlib_svg(
-    series: list[Series],
-    x_label: str,
-    y_label: str,
-    log_x: bool,
-    log_y: bool,
-    width: int,
-    height: int,
-    chart_id: str,
-) -> str:
+def _matplotlib_svg(chart: Chart, chart_id: str) -> str:
     import matplotlib
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
-    series, _ = drawable(series, log_x, log_y)
+    width, height, log_x, log_y = chart.width, chart.height, chart.log_x, chart.log_y
+    series, _ = drawable(chart.series, log_x, log_y)
     legend_rows = math.ceil(len(series) / 2)
     legend = LEGEND_ROW * legend_rows + 12  # matplotlib's legend pads its rows more than the built-in chart
     total = height + legend
@@ -68,8 +61,8 @@ def _matplotlib_svg(
         axes.minorticks_off()
         if not log_x:  # steps and sizes are whole numbers
             axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-        axes.set_xlabel(x_label)
-        axes.set_ylabel(y_label)
+        axes.set_xlabel(chart.x_label)
+        axes.set_ylabel(chart.y_label)
         axes.grid(True, which="major", color="#eee")
         if series:
             figure.legend(loc="lower center", bbox_to_anchor=(0.5, 0), ncol=2, frameon=False)
@@ -84,25 +77,12 @@ def _matplotlib_svg(
     return re.sub(r"(url\(#|href=\"#)([^)\"]+)", rf"\g<1>{prefix}\2", text)
 
 
-def line_chart(
-    series: list[Series],
-    *,
-    x_label: str,
-    y_label: str,
-    log_x: bool = False,
-    log_y: bool = True,
-    width: int = 560,
-    height: int = 240,
-    matplotlib: bool = True,
-    chart_id: str = "chart",
-) -> str:
-    """A line chart as inline SVG, with matplotlib if ``matplotlib`` and it can be imported; ``chart_id``
+def render(chart: Chart, chart_id: str, matplotlib: bool = True) -> str:
+    """``chart`` as inline SVG, with matplotlib if ``matplotlib`` and it can be imported; ``chart_id``
     prefixes every id inside it, so it must differ between the charts of one page."""
     try:
         if matplotlib:
-            return _matplotlib_svg(series, x_label, y_label, log_x, log_y, width, height, chart_id)
+            return _matplotlib_svg(chart, chart_id)
     except ImportError:
         pass
-    return simple_line_chart(
-        series, x_label=x_label, y_label=y_label, log_x=log_x, log_y=log_y, width=width, height=height
-    )
+    return simple_render(chart)

@@ -82,18 +82,24 @@ def _tick_label(v: float, log: bool) -> str:
     return f"{v:g}"
 
 
-def line_chart(
-    series: list[Series],
-    *,
-    x_label: str,
-    y_label: str,
-    log_x: bool = False,
-    log_y: bool = True,
-    width: int = 560,
-    height: int = 240,
-) -> str:
+@dataclass(frozen=True)
+class Chart:
+    """What to draw: the series, the axes' labels and scales, and the size in pixels (without the legend,
+    which adds a row per series below)."""
+
+    series: list[Series]
+    x_label: str
+    y_label: str
+    log_x: bool = False
+    log_y: bool = True
+    width: int = 560
+    height: int = 240
+
+
+def render(chart: Chart) -> str:
     """The chart as an ``<svg>`` element (no XML declaration: it is meant to be inlined in HTML)."""
-    series, (y_low, y_high) = drawable(series, log_x, log_y)
+    width, height, log_x, log_y = chart.width, chart.height, chart.log_x, chart.log_y
+    series, (y_low, y_high) = drawable(chart.series, log_x, log_y)
     xs = [x for s in series for x in s.xs] or [0.0, 1.0]
     x_low, x_high = min(xs), max(xs)
     ticks_x, ticks_y = _ticks(x_low, x_high, log_x), _ticks(y_low, y_high, log_y)
@@ -136,10 +142,12 @@ def line_chart(
             f'<text x="{MARGIN_LEFT - 4}" y="{y + 4:.1f}" text-anchor="end">{_tick_label(t, log_y)}</text>'
         )
     middle = MARGIN_LEFT + plot_w / 2
-    parts.append(f'<text x="{middle:.1f}" y="{height - 4}" text-anchor="middle">{escape(x_label)}</text>')
+    parts.append(
+        f'<text x="{middle:.1f}" y="{height - 4}" text-anchor="middle">{escape(chart.x_label)}</text>'
+    )
     parts.append(
         f'<text transform="translate(12 {MARGIN_TOP + plot_h / 2:.1f}) rotate(-90)" '
-        f'text-anchor="middle">{escape(y_label)}</text>'
+        f'text-anchor="middle">{escape(chart.y_label)}</text>'
     )
     for i, (s, colour) in enumerate(zip(series, colours(series))):
         dash = ' stroke-dasharray="5 3"' if s.dashed else ""
