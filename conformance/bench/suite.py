@@ -175,7 +175,6 @@ def copy_bandwidth(config: BenchConfig) -> dict[str, Any]:
 class _Bench:
     config: BenchConfig
     arrays: _Arrays
-    progress: Callable[[str], None]
     rows: list[dict[str, Any]] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
 
@@ -187,7 +186,6 @@ class _Bench:
 
     def time_one(self, adapter: Any, name: str, variant: str, size: Size, role: str) -> None:
         params, grads = self.arrays.split(size)
-        what = f"{name} {variant} {size.label}"
         try:
             run = adapter.make_optimizer(
                 name,
@@ -228,7 +226,6 @@ class _Bench:
                 "bandwidth": size.total * per_element / timing.median,
             }
         )
-        self.progress(f"bench {role} {what}: {timing.median * 1e3:.3g} ms/step")
 
 
 def _is_torch_optim(adapter: Any) -> bool:
@@ -280,7 +277,7 @@ def _run(
     adapter: Any, names: list[str], config: BenchConfig, progress: Callable[[str], None]
 ) -> dict[str, Any]:
     start = time.perf_counter()
-    bench = _Bench(config, _Arrays.for_sizes(config.sizes), progress)
+    bench = _Bench(config, _Arrays.for_sizes(config.sizes))
     supported = adapter.capabilities().optimizers
     chosen = sorted(n for n in set(names) if n in supported and n in TRAFFIC)
     for name in sorted(set(names) & set(NOT_BENCHED)):
@@ -288,12 +285,15 @@ def _run(
     copy = copy_bandwidth(config)
     baseline = _baseline_adapter(adapter)
     for name in chosen:
+        tick, before = time.perf_counter(), len(bench.rows)
         for variant in bench.variants(adapter, name):
             for size in config.sizes:
                 bench.time_one(adapter, name, variant, size, "candidate")
         if baseline is not None and baseline is not adapter and name in baseline.capabilities().optimizers:
             for size in config.sizes:
                 bench.time_one(baseline, name, BASELINE_VARIANT, size, "baseline")
+        seconds = time.perf_counter() - tick
+        progress(f"bench {name}: {len(bench.rows) - before} configurations in {seconds:.1f} s")
     _relate(bench.rows, copy["bandwidth"], baseline is adapter)
     return {
         "config": {**asdict(config), "sizes": [s.label for s in config.sizes]},

@@ -41,7 +41,9 @@ def error_chart(record: dict[str, Any], chart_id: str, matplotlib: bool = True) 
     series = [Series("max rel error", steps, per_step.get("max_rel", []))]
     if per_step.get("rtol"):
         series.append(Series("tolerance", steps, per_step["rtol"], dashed=True))
-    x_label = "step" if record.get("check") != "test_single_step" else "step (one step from each checkpoint)"
+    x_label = {"test_single_step": "step (one step from each checkpoint)", "test_schedule": "epoch"}.get(
+        str(record.get("check")), "step"
+    )
     chart = Chart(series, x_label=x_label, y_label="norm-wise relative error")
     return Markup(render(chart, f"{chart_id}-chart", matplotlib=matplotlib))
 
