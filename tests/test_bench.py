@@ -12,6 +12,7 @@ from conformance.bench import BenchConfig, BenchConfigError, parse_sizes, run_be
 from conformance.bench.suite import ITEMSIZE, Size, device_sync
 from conformance.bench.timing import measure
 from conformance.bench.traffic import HYPER, NOT_BENCHED, TRAFFIC
+from conformance.report import speed
 from refimpl.optim import MODULES
 
 TINY = "64,64/4"
@@ -157,3 +158,26 @@ def test_bad_bench_option_is_a_usage_error(tmp_path, capsys):
     code, out = conformance("torch", "sgd/", tmp_path, capsys, "--bench", "--bench-sizes=1e3/7")
     assert code == pytest.ExitCode.USAGE_ERROR
     assert "--bench-sizes: '1e3/7'" in out
+
+
+def test_a_candidate_that_fails_while_timed_is_listed_and_the_rest_goes_on():
+    pytest.importorskip("torch")
+    from harness_adapters import BAD_STEP, RaisingAdapter
+
+    assert BAD_STEP == 3  # the first (untimed) step, the warm-up, then the first timed step raises
+    bench = run_bench(RaisingAdapter(), ["SGD", "Adam"], BenchConfig(parse_sizes("16"), repeats=1))
+    assert {(s["optimizer"], s["variant"], s["reason"]) for s in bench["skipped"]} == {
+        (name, "default", "raised FloatingPointError: kernel launch failed") for name in ("SGD", "Adam")
+    }
+    assert {(r["optimizer"], r["role"]) for r in bench["rows"]} == {("SGD", "baseline"), ("Adam", "baseline")}
+
+
+def test_an_adapter_without_step_again_is_timed_through_step_and_says_so():
+    pytest.importorskip("torch")
+    from conformance.adapters import resolve
+
+    bench = run_bench(resolve("refimpl"), ["SGD"], BenchConfig(parse_sizes("16"), repeats=1))
+    (candidate,) = [r for r in bench["rows"] if r["role"] == "candidate"]
+    assert candidate["includes_conversion"] and candidate["speedup"] is not None
+    assert "* the adapter has no step_again()" in speed.NOTES
+    assert speed.tables(bench)[0].rows[0][0] == "default *"

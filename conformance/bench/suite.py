@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from conformance.adapters.base import NotSupported
-from conformance.bench.timing import measure
+from conformance.bench.timing import Timing, measure
 from conformance.bench.traffic import HYPER, NOT_BENCHED, TRAFFIC
 
 ITEMSIZE = {"float64": 8, "float32": 4, "bfloat16": 2, "float16": 2}
@@ -184,21 +184,27 @@ class _Bench:
         offered = of(name, device_type) if of else adapter.capabilities().variants.get(device_type, ())
         return [v for v in offered if self.config.variants is None or v in self.config.variants]
 
-    def time_one(self, adapter: Any, name: str, variant: str, size: Size, role: str) -> None:
+    def _measure(self, adapter: Any, name: str, variant: str, size: Size) -> tuple[Timing, bool]:
+        """The timing of one configuration, and whether it includes the adapter's conversions. The
+        optimizer and its state are freed when this returns."""
         params, grads = self.arrays.split(size)
+        run = adapter.make_optimizer(
+            name,
+            [{"params": params}],
+            dict(HYPER.get(name, {})),
+            dtype=self.config.dtype,
+            device=self.config.device,
+            variant=variant,
+        )
+        run.step(grads)  # untimed: allocates the state and hands the gradients over
+        again = repeat_step(run)
+        operation = again if again else lambda: run.step(grads)
+        return measure(operation, device_sync(self.config.device), repeats=self.config.repeats), again is None
+
+    def time_one(self, adapter: Any, name: str, variant: str, size: Size, role: str) -> None:
+        gc.collect()  # whatever the last configuration left in reference cycles goes before this allocates
         try:
-            run = adapter.make_optimizer(
-                name,
-                [{"params": params}],
-                dict(HYPER.get(name, {})),
-                dtype=self.config.dtype,
-                device=self.config.device,
-                variant=variant,
-            )
-            run.step(grads)  # untimed: allocates the state and hands the gradients over
-            again = repeat_step(run)
-            operation = again if again else lambda: run.step(grads)
-            timing = measure(operation, device_sync(self.config.device), repeats=self.config.repeats)
+            timing, converted = self._measure(adapter, name, variant, size)
         except NotSupported as e:
             self.skipped.append({"optimizer": name, "variant": variant, "size": size.label, "reason": str(e)})
             return
@@ -206,9 +212,6 @@ class _Bench:
             reason = f"raised {type(e).__name__}: {e}".splitlines()[0]
             self.skipped.append({"optimizer": name, "variant": variant, "size": size.label, "reason": reason})
             return
-        finally:
-            run = None  # free the state before the next configuration allocates its own
-            gc.collect()
         per_element = TRAFFIC[name].passes * ITEMSIZE[self.config.dtype]
         self.rows.append(
             {
@@ -220,7 +223,7 @@ class _Bench:
                 "tensors": size.tensors,
                 "label": size.label,
                 **timing.to_dict(),
-                "includes_conversion": again is None,
+                "includes_conversion": converted,
                 "elements_per_s": size.total / timing.median,
                 "bytes_per_element": per_element,
                 "bandwidth": size.total * per_element / timing.median,
