@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from conformance import bench, results
@@ -226,6 +227,17 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("conformance_param", params)
 
 
+# The fixtures whose parameter is a ``Param``: vector cases, the property-based layer's optimizers, and the
+# API checks' cases (conformance/test_api.py).
+PARAM_FIXTURES = ("conformance_param", "property_param", "api_case")
+
+
+def param_of(item: pytest.Item) -> Param | None:
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    found = (params.get(name) for name in PARAM_FIXTURES)
+    return next((p for p in found if isinstance(p, Param)), None)  # not NOTSET (an empty parametrization)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     session = config.stash.get(SESSION, None)
     if session is None:
@@ -238,7 +250,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
         torch_version = torch.__version__
     for item in items:
-        param = getattr(getattr(item, "callspec", None), "params", {}).get("conformance_param")
+        param = param_of(item)
         if param is None or param.unsupported:
             continue
         fields = {"device": param.device, "dtype": param.dtype, "variant": param.variant}
@@ -301,7 +313,8 @@ def conformance_check(request: pytest.FixtureRequest, conformance_param: Param) 
             seconds=result.seconds,
             steps=result.steps_run,
             rtol_final=result.rtol[-1] if result.rtol else None,
-            step_seconds=result.step_seconds,
+            # The median step time: how fast the candidate ran, without a list per record in results.json.
+            step_median_s=float(np.median(result.step_seconds)) if result.step_seconds else None,
         )
         if not result.passed:
             # Kept in the record also when the failure is a known deviation (an xfail), for the report.
@@ -316,7 +329,7 @@ def conformance_check(request: pytest.FixtureRequest, conformance_param: Param) 
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
     session = item.config.stash.get(SESSION, None)
-    param = getattr(getattr(item, "callspec", None), "params", {}).get("conformance_param")
+    param = param_of(item)
     if session is None or param is None:
         return report
     if report.when == "call" or (report.when == "setup" and report.skipped):
@@ -327,7 +340,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         elif report.skipped and param.unsupported:
             outcome = "unsupported"
         record.setdefault("case", param.case)
-        meta = session.vectors.describe(param.case)
+        meta = session.vectors.describe(param.case) if param.case in session.vectors.case_file else {}
         # The algorithm the record is about: a scheduler case's scheduler (its optimizer only drives it).
         subject = "scheduler" if meta.get("kind") == "scheduler" else "optimizer"
         if subject in meta:
