@@ -5,6 +5,7 @@ One TOML file per implementation, ``conformance/known_deviations/<impl>.toml`` (
 
     [[deviation]]
     test = "test_trajectory[nadam/*-float32-*]"   # pattern over the test id: * and ? are wildcards
+                                                  # (or a list of patterns: one cause, several tests)
     reason = "what differs and why"
     upstream = "https://github.com/pytorch/pytorch/issues/NNNN"
     device = "cuda"                 # optional conditions: device type, dtype, variant,
@@ -40,7 +41,7 @@ CONDITIONS = ("device", "dtype", "variant")
 
 @dataclass
 class Deviation:
-    test: str
+    test: str | list[str]
     reason: str
     upstream: str
     conditions: dict[str, str] = field(default_factory=dict)
@@ -48,7 +49,8 @@ class Deviation:
     matched: int = 0
 
     def matches(self, test_id: str, params: dict[str, str], torch_version: str | None) -> bool:
-        if not pattern_matches(self.test, test_id):
+        patterns = [self.test] if isinstance(self.test, str) else self.test
+        if not any(pattern_matches(pattern, test_id) for pattern in patterns):
             return False
         for key, wanted in self.conditions.items():
             value = params.get(key, "")

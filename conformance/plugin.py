@@ -228,7 +228,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 # The fixtures whose parameter is a ``Param``: vector cases, the property-based layer's optimizers, and the
-# API checks' cases (conformance/test_api.py).
+# API checks' cases (conformance/test_api/).
 PARAM_FIXTURES = ("conformance_param", "property_param", "api_case")
 
 
@@ -257,8 +257,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for deviation in session.deviations:
             if deviation.matches(item.name, fields, torch_version):
                 deviation.matched += 1
+                # Strict (a fixed deviation fails the run until its entry goes), except for the property
+                # layer, whose examples may or may not reach a deviation in a given run.
+                strict = "property_param" not in item.callspec.params
                 item.add_marker(
-                    pytest.mark.xfail(strict=True, reason=f"{deviation.reason} ({deviation.upstream})")
+                    pytest.mark.xfail(strict=strict, reason=f"{deviation.reason} ({deviation.upstream})")
                 )
                 item.stash[RECORD] = {
                     "deviation": {"reason": deviation.reason, "upstream": deviation.upstream}

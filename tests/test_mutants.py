@@ -22,6 +22,12 @@ pytest.importorskip("torch")
 NOT_MUTANTS = {"compact", "compact_adaptive", "compact_sched", "control"}
 
 
+def selection(classes: list[str]) -> str:
+    """``-k`` for everything about these classes: their vector cases (``adam/...``) and their API checks
+    (``[Adam]``, ``[Adam:lr-foreach]``, ``[Adam-forloop]``; see conformance/api/cases.py)."""
+    return " or ".join(f"{c}/ or [{c}] or [{c}: or [{c}-" for c in (c.lower() for c in classes))
+
+
 def mutant_classes(module_name: str) -> list[str]:
     module = importlib.import_module(f"mutants.{module_name}")
     return [name for name in [*MODULES, *SCHEDULERS] if hasattr(module, name)]
@@ -38,15 +44,12 @@ def test_there_are_enough_mutants():
 def test_mutant_is_caught(name, tmp_path, capsys):
     classes = mutant_classes(name)
     assert classes, f"mutants.{name} exports no torch.optim optimizer or scheduler class"
-    select = " or ".join(f"{c.lower()}/" for c in classes)
-    code, out = conformance(f"torch:mutants.{name}", select, tmp_path, capsys, "-x")
+    code, out = conformance(f"torch:mutants.{name}", selection(classes), tmp_path, capsys, "-x")
     assert code == 1, f"mutants.{name} was not caught:\n{out[-3000:]}"
     assert "does not conform" in out, out[-3000:]
 
 
 def test_control_passes(tmp_path, capsys):
     classes = mutant_classes("control")
-    code, out = conformance(
-        "torch:mutants.control", " or ".join(f"{c.lower()}/" for c in classes), tmp_path, capsys
-    )
+    code, out = conformance("torch:mutants.control", selection(classes), tmp_path, capsys)
     assert code == 0, out[-3000:]

@@ -33,7 +33,9 @@ class Capabilities:
     dtypes: frozenset[str] = frozenset({"float64", "float32"})
     variants: dict[str, tuple[str, ...]] = field(default_factory=lambda: {"cpu": ("default",)})
     # Optional behaviours, checked only where declared: "state_dict" (read/load optimizer state in torch's
-    # layout), "sparse" (SparseGrad gradients), "complex" (complex params).
+    # layout), "sparse" (SparseGrad gradients), "complex" (complex params), "torch_api" (the adapter has
+    # ``module`` and ``classes()``: the candidate's own classes with torch.optim's API, which the API checks
+    # in conformance/test_api/ drive directly: zero_grad, nn.Module params, torch.save, schedulers).
     features: frozenset[str] = frozenset({"state_dict"})
 
     def devices(self) -> list[str]:

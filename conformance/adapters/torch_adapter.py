@@ -179,7 +179,7 @@ class TorchAdapter:
             schedulers=frozenset(self.scheduler_classes()),
             dtypes=frozenset(DTYPES),
             variants=devices,
-            features=frozenset({"state_dict", "sparse", "complex"}),
+            features=frozenset({"state_dict", "sparse", "complex", "torch_api"}),
         )
 
     def unsupported(self, meta: dict[str, Any], dtype: str, device: str, variant: str) -> str | None:

@@ -3,11 +3,13 @@
 Each class subclasses torch's own (so construction, validation, ``param_groups``, ``state_dict`` and
 ``load_state_dict`` are torch's) and re-implements ``step`` as a plain for-loop over params in the order of
 torch's documentation. ``mistakes`` names the errors a mutant commits; each ``if`` on a mistake shows, next
-to the right line, the wrong one a port might write.
+to the right line, the wrong one a port might write. ``CompactOptimizer`` holds the mistakes a port makes
+around the update rule (construction, ``zero_grad``, state dicts), shared by every compact class.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any, ClassVar
 
 import torch
@@ -17,9 +19,56 @@ def real_view(x: torch.Tensor) -> torch.Tensor:
     return torch.view_as_real(x) if torch.is_complex(x) else x
 
 
-class CompactSGD(torch.optim.SGD):
-    mistakes: ClassVar[frozenset[str]] = frozenset()
+class CompactOptimizer(torch.optim.Optimizer):
+    """The API around ``step``, with its switchable mistakes; each subclass's constructor is its torch class's
+    (same signature, so the harness still reads the variants off it), with ``accepts_negative_lr``."""
 
+    mistakes: ClassVar[frozenset[str]] = frozenset()
+    # torch's error for a sparse gradient where the class refuses them; None: the class takes them.
+    sparse_error: ClassVar[str | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        torch_init = next(c for c in cls.__mro__ if c.__module__.startswith("torch.optim")).__init__
+
+        @functools.wraps(torch_init)
+        def __init__(self: CompactOptimizer, params: Any, *args: Any, **kw: Any) -> None:
+            lr = kw.get("lr")
+            negative = "accepts_negative_lr" in self.mistakes and isinstance(lr, (int, float)) and lr < 0
+            torch_init(self, params, *args, **({**kw, "lr": -lr} if negative else kw))
+            if negative:  # the check a port forgets: the negative lr goes in unchecked
+                self.defaults["lr"] = lr
+                for group in self.param_groups:
+                    group["lr"] = lr if group["lr"] == -lr else group["lr"]
+
+        cls.__init__ = __init__  # type: ignore[method-assign]
+
+    def dense_grad(self, p: torch.Tensor) -> torch.Tensor:
+        """``p.grad`` as a dense tensor, or torch's error for a class that refuses sparse gradients."""
+        if not p.grad.is_sparse:
+            return p.grad
+        if self.sparse_error:
+            raise RuntimeError(self.sparse_error)
+        return p.grad.to_dense()
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        super().zero_grad(set_to_none=set_to_none and "zero_grad_zeroes" not in self.mistakes)
+
+    def state_dict(self) -> dict[str, Any]:
+        state_dict = super().state_dict()
+        if "state_dict_without_step" in self.mistakes:
+            state_dict["state"] = {
+                i: {k: v for k, v in s.items() if k != "step"} for i, s in state_dict["state"].items()
+            }
+        return state_dict
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        super().load_state_dict(state_dict)
+        if "load_state_dict_drops_state" in self.mistakes:
+            self.state.clear()
+
+
+class CompactSGD(CompactOptimizer, torch.optim.SGD):
     @torch.no_grad()
     def step(self, closure: Any = None) -> Any:
         m = self.mistakes
@@ -27,13 +76,14 @@ class CompactSGD(torch.optim.SGD):
             self.first_lrs = [g["lr"] for g in self.param_groups]
         for group_index, group in enumerate(self.param_groups):
             lr = self.first_lrs[group_index] if "lr_read_once" in m else group["lr"]
+            lr = self.defaults["lr"] if "group_lr_ignored" in m else lr
             mu, tau, wd = group["momentum"], group["dampening"], group["weight_decay"]
             for p in group["params"]:
                 if p.grad is None:
                     if "none_grad_as_zero" not in m:
                         continue
                     p.grad = torch.zeros_like(p)
-                g = p.grad.to_dense() if p.grad.is_sparse else p.grad
+                g = self.dense_grad(p)
                 if "weight_decay_before_maximize" in m:
                     g = g + wd * p if wd != 0 else g
                     g = -g if group["maximize"] else g
@@ -53,10 +103,10 @@ class CompactSGD(torch.optim.SGD):
         return None
 
 
-class CompactAdam(torch.optim.Adam):
+class CompactAdam(CompactOptimizer, torch.optim.Adam):
     """Adam and AdamW (``decoupled_weight_decay``) as torch's for-loop computes them."""
 
-    mistakes: ClassVar[frozenset[str]] = frozenset()
+    sparse_error = "Adam does not support sparse gradients, please consider SparseAdam instead"
 
     @torch.no_grad()
     def step(self, closure: Any = None) -> Any:
@@ -66,7 +116,7 @@ class CompactAdam(torch.optim.Adam):
             lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
             amsgrad = group["amsgrad"] and not ("foreach_ignores_amsgrad" in m and group["foreach"])
             for p in group["params"]:
-                if p.grad is None:
+                if p.grad is None and "state_for_none_grad" not in m:
                     continue
                 state = self.state[p]
                 if not state:
@@ -75,7 +125,9 @@ class CompactAdam(torch.optim.Adam):
                     state["exp_avg_sq"] = torch.zeros_like(p)
                     if group["amsgrad"]:
                         state["max_exp_avg_sq"] = torch.zeros_like(p)
-                g = -p.grad if group["maximize"] else p.grad
+                if p.grad is None:  # state_for_none_grad: state made, but the param is not stepped
+                    continue
+                g = -self.dense_grad(p) if group["maximize"] else self.dense_grad(p)
                 if wd != 0:
                     if group["decoupled_weight_decay"] and "decoupled_as_l2" not in m:
                         p.mul_(1 - lr * wd)

@@ -7,20 +7,20 @@ replaces. Complex params are optimized through their real views, as torch does.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 
-from mutants.compact import real_view
+from mutants.compact import CompactOptimizer, real_view
 
 
-def _grad(p: torch.Tensor, group: dict[str, Any]) -> torch.Tensor:
-    g = p.grad.to_dense() if p.grad.is_sparse else p.grad
+def _grad(optimizer: CompactOptimizer, p: torch.Tensor, group: dict[str, Any]) -> torch.Tensor:
+    g = optimizer.dense_grad(p)  # torch's error for a sparse gradient where the class refuses them
     return -g if group["maximize"] else g
 
 
-class CompactRMSprop(torch.optim.RMSprop):
-    mistakes: ClassVar[frozenset[str]] = frozenset()
+class CompactRMSprop(CompactOptimizer, torch.optim.RMSprop):
+    sparse_error = "RMSprop does not support sparse gradients"
 
     @torch.no_grad()
     def step(self, closure: Any = None) -> Any:
@@ -37,7 +37,7 @@ class CompactRMSprop(torch.optim.RMSprop):
                     if group["centered"]:
                         state["grad_avg"] = torch.zeros_like(p)
                 state["step"] += 1
-                g = _grad(p, group)
+                g = _grad(self, p, group)
                 if group["weight_decay"] != 0:
                     g = g + group["weight_decay"] * p
                 theta, g, v = real_view(p), real_view(g), real_view(state["square_avg"])
@@ -59,8 +59,8 @@ class CompactRMSprop(torch.optim.RMSprop):
         return None
 
 
-class CompactRprop(torch.optim.Rprop):
-    mistakes: ClassVar[frozenset[str]] = frozenset()
+class CompactRprop(CompactOptimizer, torch.optim.Rprop):
+    sparse_error = "Rprop does not support sparse gradients"
 
     @torch.no_grad()
     def step(self, closure: Any = None) -> Any:
@@ -76,9 +76,9 @@ class CompactRprop(torch.optim.Rprop):
                     state["step"] = torch.tensor(0.0)
                     state["prev"] = torch.zeros_like(p)
                     lr = complex(group["lr"], group["lr"]) if p.is_complex() else group["lr"]
-                    state["step_size"] = torch.full_like(p.grad, lr)  # both components start at lr
+                    state["step_size"] = torch.full_like(p, lr)  # both components start at lr
                 state["step"] += 1
-                theta, g = real_view(p), real_view(_grad(p, group))
+                theta, g = real_view(p), real_view(_grad(self, p, group))
                 prev, step_size = real_view(state["prev"]), real_view(state["step_size"])
                 sign = g.mul(prev).sign()
                 factor = torch.ones_like(g)
@@ -92,18 +92,20 @@ class CompactRprop(torch.optim.Rprop):
         return None
 
 
-class CompactAdagrad(torch.optim.Adagrad):
-    mistakes: ClassVar[frozenset[str]] = frozenset()
-
+class CompactAdagrad(CompactOptimizer, torch.optim.Adagrad):
     @torch.no_grad()
     def step(self, closure: Any = None) -> Any:
         m = self.mistakes
         for group in self.param_groups:
             for p in (p for p in group["params"] if p.grad is not None):
                 state = self.state[p]  # torch creates step and sum at construction
+                if not state:  # a param added by add_param_group: torch starts it from the *defaults*' value
+                    init = self.defaults["initial_accumulator_value"]
+                    state["step"] = torch.tensor(0.0)
+                    state["sum"] = torch.full_like(p, complex(init, init) if p.is_complex() else init)
                 state["step"] += 1
                 t = state["step"].item()
-                g = _grad(p, group)
+                g = _grad(self, p, group)
                 if group["weight_decay"] != 0:
                     g = g + group["weight_decay"] * p
                 decay_steps = t if "lr_decay_off_by_one" in m else t - 1
@@ -118,8 +120,8 @@ class CompactAdagrad(torch.optim.Adagrad):
         return None
 
 
-class CompactRAdam(torch.optim.RAdam):
-    mistakes: ClassVar[frozenset[str]] = frozenset()
+class CompactRAdam(CompactOptimizer, torch.optim.RAdam):
+    sparse_error = "RAdam does not support sparse gradients"
 
     @torch.no_grad()
     def step(self, closure: Any = None) -> Any:
@@ -135,7 +137,7 @@ class CompactRAdam(torch.optim.RAdam):
                     state["exp_avg_sq"] = torch.zeros_like(p)
                 state["step"] += 1
                 t = state["step"].item()
-                g = _grad(p, group)
+                g = _grad(self, p, group)
                 if wd != 0:
                     if group["decoupled_weight_decay"]:
                         p.mul_(1 - lr * wd)

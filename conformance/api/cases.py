@@ -1,0 +1,176 @@
+"""The parametrization of the API checks: one case per optimizer class the candidate has, and per variant,
+hyperparameter, invalid argument... as each check declares with ``@check(...)``.
+
+Ids read as ``Class``, ``Class:detail`` and ``Class-variant`` / ``Class:detail-variant``
+(``test_param_group_keys[Adam]``, ``test_hyperparameter_change[Adam:betas[0]-foreach]``), so
+``-k "[adam] or [adam: or [adam-"`` selects everything about one class. A case that cannot run says why
+(``unsupported``), and the plugin reports it as "not supported", never as a failure.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from conformance.api.setups import SETUPS, Setup
+from conformance.plugin import Param
+
+# What each optional feature (``Capabilities.features``) stands for, for the skip reasons.
+FEATURES = {
+    "torch_api": "the candidate's own classes with torch.optim's API (torch, torch:MODULE)",
+    "state_dict": "reading and loading optimizer state in torch's layout",
+    "complex": "complex params",
+    "sparse": "sparse gradients",
+}
+
+
+@dataclass(frozen=True)
+class ApiCase(Param):
+    """One parametrization of an API check: a ``Param`` of the plugin (so known deviations and results.json
+    treat it as any case) whose ``case`` is its id. ``variant`` is empty for checks of the class as a whole;
+    ``payload`` carries the data behind ``detail`` (a new value, invalid arguments...)."""
+
+    optimizer: str = ""
+    detail: str = ""
+    payload: Any = field(default=None, compare=False)
+
+    @classmethod
+    def make(cls, optimizer: str, detail: str, variant: str, dtype: str, device: str, **rest: Any) -> ApiCase:
+        parts = [optimizer, f":{detail}" if detail else "", f"-{variant}" if variant else ""]
+        return cls("".join(parts), dtype, device, variant, optimizer=optimizer, detail=detail, **rest)
+
+    @property
+    def id(self) -> str:
+        return self.case
+
+
+Details = Callable[[str, Any], Iterable[tuple[str, Any]]]  # (class name, session) -> (id, payload)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What a check runs over.
+
+    ``needs``: the features it requires; ``per_variant``: once per variant of the class;
+    ``details(name, session)``: ``(detail id, payload)`` pairs, one case each; ``applies(setup, classes)``:
+    whether the check is for this optimizer, given all the candidate's classes; ``limits``: the description
+    an adapter's ``unsupported()`` reads (complex params, sparse gradients).
+    """
+
+    needs: tuple[str, ...] = ()
+    per_variant: bool = False
+    details: Details | None = None
+    applies: Callable[[Setup, frozenset[str]], bool] = lambda setup, classes: True
+    limits: dict[str, Any] = field(default_factory=dict)
+
+
+def check(**spec: Any) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Declare a test function's cases (see ``Spec``). An exception the candidate raises where the check
+    expects none becomes a conformance failure naming it and where it was raised (the check's ``api``
+    context writes the message); one raised in the suite's own code stays an error of the suite."""
+
+    def mark(func: Callable[..., None]) -> Callable[..., None]:
+        @functools.wraps(func)
+        def run(*args: Any, **kwargs: Any) -> None:
+            try:
+                func(*args, **kwargs)
+            except Exception as e:
+                api = kwargs.get("api")
+                if api is None or not api.raised_by_candidate(e):
+                    raise
+                api.fail(f"the candidate raised {type(e).__name__}: {e}", f"raised at {api.origin(e)}")
+
+        run.api_spec = Spec(**spec)  # type: ignore[attr-defined]
+        return run
+
+    return mark
+
+
+def api_dtype(session: Any) -> str | None:
+    """float64 where the candidate computes in it (semantics compare tightly there), else the first of the
+    run's dtypes it supports."""
+    supported = session.adapter.capabilities().dtypes
+    preferred = ["float64", *session.dtypes]
+    return next((d for d in preferred if d in supported and d in session.dtypes), None) or next(
+        (d for d in session.dtypes if d in supported), None
+    )
+
+
+def variants_of(session: Any, name: str) -> list[str]:
+    """The variants of ``name`` on the run's device, restricted to ``--variant`` where given."""
+    device_type = session.device.split(":")[0]
+    offered_by = getattr(session.adapter, "variants_of", None)
+    capabilities = session.adapter.capabilities()
+    offered = (
+        list(offered_by(name, device_type))
+        if offered_by
+        else list(capabilities.variants.get(device_type, ("default",)))
+    )
+    return [v for v in offered if session.variants is None or v in session.variants]
+
+
+def _unsupported(session: Any, spec: Spec, setup: Setup, dtype: str | None, variant: str) -> str | None:
+    if session.skip_reason:
+        return session.skip_reason
+    if dtype is None:
+        return f"not supported: {session.impl} computes in none of {', '.join(session.dtypes)}"
+    features = session.adapter.capabilities().features
+    for feature in spec.needs:
+        if feature not in features:
+            return f"not supported: {session.impl} does not declare {feature!r} ({FEATURES[feature]})"
+    limits = getattr(session.adapter, "unsupported", None)
+    meta = {"dtype": spec.limits.get("dtype", dtype), "gradients": spec.limits.get("gradients")}
+    if setup.sparse:
+        meta["gradients"] = {"pattern": "sparse"}
+    if limits and variant:
+        return limits(meta, dtype, session.device, variant)
+    return None
+
+
+def cases(spec: Spec, session: Any) -> list[ApiCase]:
+    """Every case of a check for this candidate, in the reference's class order."""
+    classes = frozenset(session.adapter.capabilities().optimizers)
+    dtype = api_dtype(session)
+    out = []
+    for name, setup in SETUPS.items():
+        if name not in classes or not spec.applies(setup, classes):
+            continue
+        details = list(spec.details(name, session)) if spec.details else [("", None)]
+        variants = variants_of(session, name) if spec.per_variant else [""]
+        for detail, payload in details:
+            for variant in variants:
+                reason = _unsupported(session, spec, setup, dtype, variant)
+                case = ApiCase.make(name, detail, variant, dtype or "", session.device, unsupported=reason)
+                out.append(replace(case, payload=payload))
+    return out
+
+
+# -- which optimizers a check is for (``Spec.applies``) ----------------------------------------------------
+
+TORCH_API = ("torch_api",)
+
+
+def steps_on_gradients(setup: Setup, classes: frozenset[str]) -> bool:
+    """Optimizers stepped with gradients (not a closure)."""
+    return not setup.closure
+
+
+def trains_a_model(setup: Setup, classes: frozenset[str]) -> bool:
+    """Optimizers that can train an ``nn.Linear`` stack as it is (dense gradients, no closure)."""
+    return not setup.closure and not setup.sparse
+
+
+def closure_driven(setup: Setup, classes: frozenset[str]) -> bool:
+    return setup.closure
+
+
+def scheduled(setup: Setup, classes: frozenset[str]) -> bool:
+    """The one optimizer the scheduler recipes run on: SGD, the tutorials' choice, else the candidate's
+    first class that trains a model."""
+    chosen = "SGD" if "SGD" in classes else None
+    chosen = chosen or next(
+        (n for n, s in SETUPS.items() if n in classes and trains_a_model(s, classes)), None
+    )
+    return setup.name == chosen

@@ -1,0 +1,147 @@
+"""Comparisons of what the candidate and the reference hold: params, state dicts, param groups.
+
+Each function returns the differences as readable lines (empty: they agree), so a check can report all of
+what is wrong at once. Numbers are compared norm-wise (``conformance.metrics.normwise_error``) within the
+check's tolerance; ``rtol=0`` asks for bitwise equality.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from conformance.metrics import normwise_error
+
+
+def plain(value: Any) -> Any:
+    """NumPy scalars/0-d arrays to Python numbers and tuples to lists, so values compare across libraries
+    (torch's ``step`` is a float32 tensor, the reference's a float; JSON-ish lists vs tuples)."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return value.item()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+def max_abs(x: Any) -> float:
+    """The max-norm of an array (complex as (real, imag) pairs), 0 for an empty one."""
+    return float(np.max(np.abs(np.asarray(x)), initial=0.0))
+
+
+def array_error(actual: Any, expected: Any) -> float:
+    """Norm-wise relative error of two arrays over their finite entries; inf for a shape mismatch or where
+    the non-finite entries differ (NaN where the reference has NaN is agreement: both broke down)."""
+    a, e = np.asarray(actual), np.asarray(expected)
+    if a.shape != e.shape:
+        return float("inf")
+    finite_a, finite_e = np.isfinite(a), np.isfinite(e)
+    if not np.array_equal(finite_a, finite_e) or not np.array_equal(
+        a[~finite_a], e[~finite_e], equal_nan=True
+    ):
+        return float("inf")
+    return normwise_error(np.where(finite_a, a, 0), np.where(finite_e, e, 0))
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float, complex, np.ndarray)) and not isinstance(value, bool)
+
+
+def _same(actual: Any, expected: Any, rtol: float) -> bool:
+    actual, expected = plain(actual), plain(expected)
+    if isinstance(expected, list) or isinstance(actual, list):
+        return (
+            isinstance(actual, list)
+            and isinstance(expected, list)
+            and len(actual) == len(expected)
+            and all(_same(a, e, rtol) for a, e in zip(actual, expected))
+        )
+    if _number(actual) and _number(expected):
+        if rtol == 0:
+            return np.array_equal(np.asarray(actual), np.asarray(expected), equal_nan=True)
+        return array_error(actual, expected) <= rtol
+    return actual == expected
+
+
+def params(
+    actual: Sequence[Any], expected: Sequence[Any], rtol: float | Sequence[float], what: str = ""
+) -> list[str]:
+    """Differences between two lists of params (``what``: e.g. "after step 3"); ``rtol`` per param or one
+    for all."""
+    if len(actual) != len(expected):
+        return [f"{len(actual)} params {what}, the reference has {len(expected)}"]
+    rtols = [rtol] * len(expected) if isinstance(rtol, (int, float)) else list(rtol)
+    out = []
+    for i, (a, e, tol) in enumerate(zip(actual, expected, rtols)):
+        if np.shape(a) != np.shape(e):
+            out.append(f"param {i} {what} has shape {np.shape(a)}, the reference's {np.shape(e)}")
+        elif not _same(np.asarray(a), np.asarray(e), tol):
+            err = array_error(a, e)
+            bound = "bitwise equality" if tol == 0 else f"tolerance {tol:.3g}"
+            out.append(f"param {i} {what}: max rel error {err:.3g} (needs {bound})")
+    return out
+
+
+def state_dicts(
+    actual: Mapping[str, Any],
+    expected: Mapping[str, Any],
+    rtol: float,
+    switches: frozenset[str] = frozenset(),
+) -> list[str]:
+    """Differences between two state dicts in torch's layout: which params have state, the state keys and
+    values, and the param groups (indices, keys, values; ``switches``: keys whose values are not compared,
+    the implementation switches a variant sets)."""
+    out = []
+    got, want = actual.get("state", {}), expected.get("state", {})
+    if sorted(got) != sorted(want):
+        out.append(f"state for params {sorted(got)}, the reference has state for {sorted(want)}")
+    for index in sorted(set(got) & set(want)):
+        out += _entries(f"state[{index}]", got[index], want[index], rtol)
+    groups, ref_groups = actual.get("param_groups", []), expected.get("param_groups", [])
+    if len(groups) != len(ref_groups):
+        out.append(f"{len(groups)} param groups, the reference has {len(ref_groups)}")
+    for g, (group, ref_group) in enumerate(zip(groups, ref_groups)):
+        out += _entries(f"param_groups[{g}]", group, ref_group, rtol, switches)
+    return out
+
+
+def _entries(
+    where: str,
+    got: Mapping[str, Any],
+    want: Mapping[str, Any],
+    rtol: float,
+    skip: frozenset[str] = frozenset(),
+) -> list[str]:
+    out = []
+    missing, extra = sorted(set(want) - set(got)), sorted(set(got) - set(want))
+    if missing:
+        out.append(f"{where} lacks {', '.join(map(repr, missing))}")
+    if extra:
+        out.append(f"{where} has {', '.join(map(repr, extra))}, which the reference does not")
+    for key in [k for k in want if k in got and k not in skip]:
+        if not _same(got[key], want[key], rtol):
+            out.append(f"{where}[{key!r}] = {_short(got[key])}, the reference's is {_short(want[key])}")
+    return out
+
+
+def _short(value: Any) -> str:
+    value = plain(value)
+    if isinstance(value, np.ndarray):
+        return f"array{value.shape} max |x| {np.max(np.abs(value), initial=0.0):.6g}"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def same_values(actual: Any, expected: Any, rtol: float = 0.0) -> bool:
+    """Whether two values (numbers, arrays, tuples/lists of them) agree within ``rtol``."""
+    return _same(actual, expected, rtol)
+
+
+def mapping(
+    where: str, actual: Mapping[str, Any], expected: Mapping[str, Any], rtol: float = 0.0
+) -> list[str]:
+    """Differences between two mappings of hyperparameters (missing/extra keys, differing values)."""
+    return _entries(where, actual, expected, rtol)

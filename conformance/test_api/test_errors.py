@@ -1,0 +1,78 @@
+"""API conformance: the error catalogue and the closure protocol -- every invalid constructor argument the
+reference's validation table implies raises the reference's exception (type and message), and LBFGS calls
+its closure as the reference does and refuses several param groups.
+
+Part of the API checks (``conformance/api``); see ``conformance/test_api/conftest.py`` for ids and skips.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import refimpl.optim
+from conformance.api import compare, derive
+from conformance.api import torch_side as ts
+from conformance.api.cases import TORCH_API, ApiCase, check, closure_driven
+from conformance.api.context import ApiContext
+from conformance.api.setups import SETUPS
+from conformance.api.twin import Twin
+from conformance.invalid_inputs import invalid_kwargs, rule_violations
+
+
+def invalid_arguments(name: str, session: Any) -> list[tuple[str, Any]]:
+    """Every invalid constructor call the reference's table implies: each bound's value just outside its
+    range (NaN where torch rejects it), and each multi-argument rule broken."""
+    defaults = getattr(refimpl.optim, name)([SETUPS[name].initial()[0]]).defaults
+    table = derive.table(name)
+    calls = invalid_kwargs(table, defaults) + rule_violations(table, defaults)
+    return [(",".join(f"{k}={v!r}".replace(" ", "") for k, v in kw.items()), kw) for kw in calls]
+
+
+@check(needs=TORCH_API, details=invalid_arguments)
+def test_invalid_argument(api: ApiContext, api_case: ApiCase) -> None:
+    """An invalid constructor argument raises the reference's exception, type and message (torch's)."""
+    kwargs, param = api_case.payload, api.setup.initial()[0]
+    api.script.add(f"{api.name}([p], **{kwargs!r})")
+    raised_both = api.same_outcome(
+        f"{api.name}(params, **{kwargs!r})",
+        lambda: api.cls([ts.tensor(api, param, requires_grad=True)], **kwargs),
+        lambda: getattr(refimpl.optim, api.name)([param.copy()], **kwargs),
+    )
+    if not raised_both:
+        api.fail(f"the reference accepts {kwargs!r}: the derived invalid input is not invalid (a suite bug)")
+
+
+@check(applies=closure_driven)
+def test_lbfgs_rejects_groups(api: ApiContext) -> None:
+    """A closure-driven optimizer (LBFGS) takes one param group: two are refused with the reference's
+    error."""
+    params, hyper = api.setup.initial(), dict(api.setup.hyper)
+    groups = [{"params": params[:1]}, {"params": params[1:]}]
+    api.script.add(f"{api.name}([{{'params': [p0]}}, {{'params': [p1, p2]}}])")
+    if not api.same_outcome(
+        "the constructor with two param groups",
+        lambda: api.make(groups, hyper),
+        lambda: api.make_reference(groups, hyper),
+    ):
+        api.fail("the reference accepts two param groups: this check no longer applies (a suite bug)")
+
+
+LINE_SEARCHES = [("no_line_search", None), ("strong_wolfe", "strong_wolfe")]
+
+
+@check(applies=closure_driven, details=lambda name, session: LINE_SEARCHES)
+def test_lbfgs_closure_calls(api: ApiContext, api_case: ApiCase) -> None:
+    """LBFGS evaluates the closure as many times per step as the reference (with and without line search),
+    returns the closure's first loss, and lands on the reference's params."""
+    hyper = {**api.setup.hyper, "line_search_fn": api_case.payload}
+    twin = Twin(api, api.setup.groups(api.setup.initial()), hyper)
+    for _ in range(3):
+        twin.step(check="the params after an LBFGS step are not the reference's")
+        if twin.stopped:
+            return
+        got, want = len(twin.calls[0]), len(twin.calls[1])
+        if got != want:
+            api.fail(f"step {twin.t} evaluated the closure {got} times, the reference {want} times")
+        loss, ref_loss = float(twin.returned["candidate"]), float(twin.returned["reference"])
+        if not compare.same_values(loss, ref_loss, api.rtol):
+            api.fail(f"step {twin.t} returned loss {loss!r}, the reference {ref_loss!r}")
