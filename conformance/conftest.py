@@ -11,3 +11,10 @@ from conformance.plugin import (  # noqa: F401  (pytest finds hooks and fixtures
     pytest_sessionfinish,
     pytest_terminal_summary,
 )
+
+try:  # the property layer's Hypothesis profiles, registered before Hypothesis loads --hypothesis-profile
+    from conformance.profiles import register as register_hypothesis_profiles
+except ImportError:  # pragma: no cover - without Hypothesis the property tests skip as not supported
+    pass
+else:
+    register_hypothesis_profiles()

@@ -24,8 +24,8 @@ import numpy as np
 
 import refimpl.objectives
 from conformance.adapters.base import NotSupported
-from conformance.metrics import Divergence, trajectory_divergence
-from conformance.tolerances import EPS, single_step_rtol, trajectory_rtol
+from conformance.metrics import Divergence, running_scales, trajectory_divergence
+from conformance.tolerances import EPS, TINY, single_step_rtol, trajectory_rtol
 from conformance.vectors import Vectors
 from refimpl.optim import SparseGrad
 
@@ -173,7 +173,11 @@ def _objective_closure(case: LoadedCase) -> Any:
     return closure
 
 
-def run_trajectory(adapter: Any, case: LoadedCase, dtype: str, device: str, variant: str) -> CheckResult:
+def run_trajectory(
+    adapter: Any, case: LoadedCase, dtype: str, device: str, variant: str, running_scale: bool = False
+) -> CheckResult:
+    """The trajectory check. ``running_scale`` measures each array's error against the largest magnitude
+    it has had so far (``conformance.metrics.running_scales``), for examples whose steps may cancel."""
     name, steps = case.meta["optimizer"], case.meta["steps"]
     start = time.perf_counter()
     run = adapter.make_optimizer(
@@ -182,6 +186,7 @@ def run_trajectory(adapter: Any, case: LoadedCase, dtype: str, device: str, vari
     closure = _objective_closure(case) if case.meta["objective"] else None
     actual: list[list[np.ndarray]] = []
     expected: list[list[np.ndarray]] = []
+    names: list[list[str]] = []
     step_seconds: list[float] = []
     compare_state = "state_dict" in adapter.capabilities().features
     for t in range(steps):
@@ -202,12 +207,16 @@ def run_trajectory(adapter: Any, case: LoadedCase, dtype: str, device: str, vari
         step_seconds.append(time.perf_counter() - tick)
         actual.append(_params(run, case, f"after step {t + 1}"))
         expected.append(case.expected(t + 1))
+        names.append([f"param {i}" for i in range(case.n_params)])
         if t + 1 in case.meta["checkpoints"] and compare_state:
-            got, want = _state_pairs(run, case, t + 1)
+            labels, got, want = _state_pairs(run, case, t + 1)
             actual[-1] += got
             expected[-1] += want
+            names[-1] += labels
     rtol = trajectory_rtol(dtype, steps, case.meta.get("tolerance"))
-    d = trajectory_divergence(actual, expected, rtol, EPS[dtype])
+    initial = {f"param {i}": p for i, p in enumerate(case.initial())}
+    scales = running_scales(names, expected, initial, TINY[dtype]) if running_scale else None
+    d = trajectory_divergence(actual, expected, rtol, EPS[dtype], scales)
     return CheckResult(
         d.first_bad_step is None and not d.non_finite,
         d,
@@ -218,13 +227,15 @@ def run_trajectory(adapter: Any, case: LoadedCase, dtype: str, device: str, vari
     )
 
 
-def _state_pairs(run: Any, case: LoadedCase, k: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """The candidate's optimizer state after step ``k`` next to the reference's, entry by entry.
+def _state_pairs(run: Any, case: LoadedCase, k: int) -> tuple[list[str], list[np.ndarray], list[np.ndarray]]:
+    """The candidate's optimizer state after step ``k`` next to the reference's, entry by entry, with each
+    entry's name (``state[0]['exp_avg']``, ``state[0]['old_dirs'][2]``).
 
     Compared alongside the params, so state that never feeds back into the params (ASGD's average ``ax``)
     is checked too, and a wrong state is caught at the checkpoint where it first shows.
     """
     state = _call(f"reading the optimizer state after step {k}", run.state_dict)["state"]
+    labels: list[str] = []
     got, want = [], []
     for index, entries in case.state_dict(k)["state"].items():
         for key, value in entries.items():
@@ -238,28 +249,32 @@ def _state_pairs(run: Any, case: LoadedCase, k: int) -> tuple[list[np.ndarray], 
                         f"expected {len(value)}"
                     )
                 pairs = [
-                    (np.asarray(m), np.asarray(v))
-                    for m, v in zip(mine, value, strict=True)
+                    (j, np.asarray(m), np.asarray(v))
+                    for j, (m, v) in enumerate(zip(mine, value, strict=True))
                     # a slot never written (LBFGS's al): None in the state, NaN in the vectors
                     if not (m is None and np.all(np.isnan(v)))
                 ]
-                if pairs and all(m.ndim == v.ndim == 0 for m, v in pairs):
+                if pairs and all(m.ndim == v.ndim == 0 for _, m, v in pairs):
                     # a list of scalars (LBFGS's al, ro) is one vector: an entry that cancels to ~0 is
                     # measured against the list's scale, not its own
-                    got.append(np.stack([m.astype(np.float64) for m, _ in pairs]))
-                    want.append(np.stack([v for _, v in pairs]))
+                    labels.append(f"state[{index}][{key!r}]")
+                    got.append(np.stack([m.astype(np.float64) for _, m, _ in pairs]))
+                    want.append(np.stack([v for _, _, v in pairs]))
                     continue
-                got += [m for m, _ in pairs]
-                want += [v for _, v in pairs]
+                for j, m, v in pairs:
+                    labels.append(f"state[{index}][{key!r}][{j}]")
+                    got.append(m)
+                    want.append(v)
             else:
                 if np.shape(mine) != np.shape(value):
                     raise CandidateError(
                         f"after step {k}: param {index} state {key!r} has shape {np.shape(mine)}, "
                         f"expected {np.shape(value)}"
                     )
+                labels.append(f"state[{index}][{key!r}]")
                 got.append(np.asarray(mine))
                 want.append(np.asarray(value))
-    return got, want
+    return labels, got, want
 
 
 def run_single_steps(adapter: Any, case: LoadedCase, dtype: str, device: str, variant: str) -> CheckResult:

@@ -42,6 +42,9 @@ class RefimplOptimizerRun:
     def step_closure(self, closure: Closure) -> float:
         def cast_closure() -> tuple[float, list[np.ndarray]]:
             loss, grads = closure(self.params())
+            # The loss in the params' precision too, as a candidate computing in that dtype gets it (LBFGS
+            # compares losses in its line search and stopping tests).
+            loss = float(np.asarray(loss, dtype=self._params[0].real.dtype)) if self._params else loss
             return loss, [self._cast(g, p) for g, p in zip(grads, self._params, strict=True)]
 
         return float(self.optimizer.step(cast_closure))
