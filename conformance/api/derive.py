@@ -33,6 +33,7 @@ import numpy as np
 
 import refimpl.optim
 from conformance.api.setups import SETUPS, SWITCHES
+from conformance.invalid_inputs import invalid_kwargs, rule_violations
 from refimpl.optim import MODULES
 
 
@@ -151,3 +152,11 @@ def overrides(name: str) -> dict[str, Any]:
 def group_value(name: str, key: str) -> Any:
     """The reference's value of ``key`` in the setup's param group (e.g. its lr)."""
     return dict(reference_group(name))[key]
+
+
+def invalid_calls(name: str) -> list[tuple[str, dict[str, Any]]]:
+    """Every invalid constructor call the reference's table implies, as ``(id, kwargs)``: each bound's value
+    just outside its range (NaN where torch rejects it), and each multi-argument rule broken."""
+    defaults = getattr(refimpl.optim, name)([SETUPS[name].initial()[0]]).defaults
+    calls = invalid_kwargs(table(name), defaults) + rule_violations(table(name), defaults)
+    return [(",".join(f"{k}={v!r}".replace(" ", "") for k, v in kw.items()), kw) for kw in calls]

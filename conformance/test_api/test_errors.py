@@ -7,28 +7,15 @@ Part of the API checks (``conformance/api``); see ``conformance/test_api/conftes
 
 from __future__ import annotations
 
-from typing import Any
-
 import refimpl.optim
 from conformance.api import compare, derive
 from conformance.api import torch_side as ts
 from conformance.api.cases import TORCH_API, ApiCase, check, closure_driven
 from conformance.api.context import ApiContext
-from conformance.api.setups import SETUPS
 from conformance.api.twin import Twin
-from conformance.invalid_inputs import invalid_kwargs, rule_violations
 
 
-def invalid_arguments(name: str, session: Any) -> list[tuple[str, Any]]:
-    """Every invalid constructor call the reference's table implies: each bound's value just outside its
-    range (NaN where torch rejects it), and each multi-argument rule broken."""
-    defaults = getattr(refimpl.optim, name)([SETUPS[name].initial()[0]]).defaults
-    table = derive.table(name)
-    calls = invalid_kwargs(table, defaults) + rule_violations(table, defaults)
-    return [(",".join(f"{k}={v!r}".replace(" ", "") for k, v in kw.items()), kw) for kw in calls]
-
-
-@check(needs=TORCH_API, details=invalid_arguments)
+@check(needs=TORCH_API, details=lambda name, session: derive.invalid_calls(name))
 def test_invalid_argument(api: ApiContext, api_case: ApiCase) -> None:
     """An invalid constructor argument raises the reference's exception, type and message (torch's)."""
     kwargs, param = api_case.payload, api.setup.initial()[0]
