@@ -106,11 +106,13 @@ def test_layer_groups(api: ApiContext) -> None:
 @check(per_variant=True, details=lambda name, session: [(c.id, c) for c in derive.changes(name)])
 def test_hyperparameter_change(api: ApiContext, api_case: ApiCase) -> None:
     """A hyperparameter changed in param_groups between steps (the dynamic-lr recipe, for every key of the
-    reference's group) takes effect on the next step, in that group only."""
+    reference's group) takes effect on the next step, in that group only -- on the params and on the
+    state (some act on the state alone, as ASGD's t0 on its average)."""
     change = api_case.payload
     twin = Twin(api, api.setup.groups(api.setup.initial()))
     twin.steps(2, check="the params differ from the reference's before any change")
     twin.set(0, change.key, change.value)
-    twin.steps(
-        3, check=f"param_groups[0][{change.key!r}] changed between steps does not act as in the reference"
-    )
+    headline = f"param_groups[0][{change.key!r}] changed between steps does not act as in the reference"
+    twin.steps(3, check=headline)
+    if "state_dict" in api.features:
+        twin.check_state(headline)
