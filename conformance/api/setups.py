@@ -47,6 +47,8 @@ class Setup:
     update_rtol: float = 0.0
     # Keys the checks do not change (``conformance.api.derive``), each for the reason given where it is set.
     unchanged: frozenset[str] = frozenset()
+    # Per-dtype tolerance overrides, each with its derivation where it is set.
+    rtol: Mapping[str, float] = field(default_factory=dict)
 
     def initial(self, *, complex_: bool = False, shapes: tuple[Shape, ...] | None = None) -> list[np.ndarray]:
         """Seeded starting params (complex: a random imaginary part too)."""
@@ -112,7 +114,15 @@ SETUPS: dict[str, Setup] = {
         Setup("Adamax", {"weight_decay": 0.1}),
         # t0 small so ASGD's averaging (ax, mu) starts within the few steps a check makes.
         Setup("ASGD", {"t0": 1.0, "weight_decay": 0.1}),
-        Setup("LBFGS", {"line_search_fn": "strong_wolfe", "max_iter": 4, "history_size": 3}, closure=True),
+        # float32: every inner iteration amplifies rounding by the problem's conditioning (derivation in
+        # conformance/catalogue/optim/lbfgs.py). Measured worst over the API checks, torch 2.13 CPU: 4.8e-4
+        # (the two-loop recursion's `al` state), params 7e-5; the override is 10x that, as the catalogue's.
+        Setup(
+            "LBFGS",
+            {"line_search_fn": "strong_wolfe", "max_iter": 4, "history_size": 3},
+            closure=True,
+            rtol={"float32": 5e-3},
+        ),
         # torch runs Muon's Newton-Schulz iteration in bfloat16: tests/test_muon.py bounds the error of the
         # orthogonalised update by 32 bfloat16 unit roundoffs (32 * 2^-8) relative, measured up to 22.8.
         # That bound holds where the quintic converges; other ns_coefficients leave that regime, and there
