@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from conformance.api.setups import SETUPS, Setup
@@ -142,8 +142,17 @@ def cases(spec: Spec, session: Any) -> list[ApiCase]:
         for detail, payload in details:
             for variant in variants:
                 reason = _unsupported(session, spec, setup, dtype, variant)
-                case = ApiCase.make(name, detail, variant, dtype or "", session.device, unsupported=reason)
-                out.append(replace(case, payload=payload))
+                out.append(
+                    ApiCase.make(
+                        name,
+                        detail,
+                        variant,
+                        dtype or "",
+                        session.device,
+                        unsupported=reason,
+                        payload=payload,
+                    )
+                )
     return out
 
 
