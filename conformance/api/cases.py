@@ -19,7 +19,7 @@ from conformance.plugin import Param
 
 # What each optional feature (``Capabilities.features``) stands for, for the skip reasons.
 FEATURES = {
-    "torch_api": "the candidate's own classes with torch.optim's API (torch, torch:MODULE)",
+    "torch_api": "its own classes driven through torch.optim's API, as torch and torch:MODULE candidates are",
     "state_dict": "reading and loading optimizer state in torch's layout",
     "complex": "complex params",
     "sparse": "sparse gradients",
