@@ -20,13 +20,16 @@ from typing import Any
 
 import numpy as np
 
+import refimpl.optim
+from conformance.adapters.base import NotSupported
 from conformance.conditioning import well_conditioned
-from conformance.generate import run_optim_case
+from conformance.generate import build_groups, run_optim_case
+from conformance.repro import print_result
 from conformance.runner import CandidateError, CheckResult, LoadedCase, run_trajectory
 from conformance.strategies.arrays import INPUT_DTYPES
 from conformance.strategies.hyper import constructor_defaults
 from conformance.strategies.optimizers import OptimizerExample
-from conformance.tolerances import EPS
+from conformance.tolerances import EPS, TINY
 from refimpl.optim import SparseGrad
 
 # Defaults torch derives from the params' dtype, which the float64 reference would derive from float64:
@@ -52,22 +55,39 @@ class Rejected(Exception):
     """The example is not a conformance question; the message is the reason (counted in the record)."""
 
 
+class Refused(Exception):
+    """The reference refuses to construct the optimizer for the example (torch's error for the arguments):
+    the candidate must refuse it too. ``error`` is the reference's exception."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(f"{type(error).__name__}: {error}")
+        self.error = error
+
+
 def reference(example: OptimizerExample, dtype: str) -> LoadedCase:
     """The reference's run of ``example`` as a loaded case. The case's hyperparameters are the example's as
     drawn (what the candidate gets), also where the reference was given a dtype-derived default.
 
-    Raises ``Rejected`` where the spec refuses the example (it raises torch's error for the combination) or
+    Raises ``Refused`` where the reference's constructor raises; ``Rejected`` where the spec refuses the
+    example later (torch's error for a combination, e.g. sparse gradients with Adagrad's weight decay) or
     the exact values leave ``dtype``'s finite range (no implementation in ``dtype`` can represent them).
     """
-    try:
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            resolved = _for_reference(example, dtype)
-            record = run_optim_case(resolved.case(), list(example.params), example.gradient)
-    except Exception as e:  # the spec's own error for an invalid combination
-        raise Rejected("refused by the reference") from e
-    case = example.case()
-    record.meta.update(hyper=case.describe()["hyper"], groups=case.describe()["groups"])
+    resolved = _for_reference(example, dtype)
+    case = resolved.case()
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            getattr(refimpl.optim, example.optimizer)(build_groups(case, list(example.params)), **case.hyper)
+        except Exception as e:  # the constructor's validation: torch's exception and message
+            raise Refused(e) from e
+        try:
+            record = run_optim_case(case, list(example.params), example.gradient)
+        except Exception as e:
+            raise Rejected("refused by the reference") from e
+    described = example.case().describe()
+    record.meta.update(hyper=described["hyper"], groups=described["groups"], reload_at=example.reload_at)
+    if any(0 < abs(x) < TINY[dtype] for x in _floats(example)):
+        raise Rejected(f"a hyperparameter below the normal range of {dtype}")  # it would round to 0 there
     limit = float(np.finfo(INPUT_DTYPES[dtype]).max)
     for name, values in record.arrays.items():
         if name.startswith(("params/", "state/", "loss")) and np.asarray(values).dtype.kind in "fc":
@@ -75,6 +95,43 @@ def reference(example: OptimizerExample, dtype: str) -> LoadedCase:
             if not np.all(np.isfinite(magnitude)) or np.any(magnitude > limit):
                 raise Rejected(f"beyond the range of {dtype}")
     return LoadedCase(case.id, record.meta, record.arrays)
+
+
+def _floats(example: OptimizerExample) -> list[float]:
+    """Every float hyperparameter of ``example``: constructor, group overrides, changes between steps."""
+    values = [*example.hyper.values(), *(v for o in example.overrides for v in o.values())]
+    values += [value for changes in example.changes.values() for _, _, value in changes]
+    flat = [x for v in values for x in (v if isinstance(v, tuple) else (v,))]
+    return [x for x in flat if isinstance(x, float)]
+
+
+def require_refusal(
+    adapter: Any, example: OptimizerExample, refused: Refused, dtype: str, device: str, variant: str
+) -> None:
+    """The candidate's constructor must raise where the reference's does: the same exception type for a
+    candidate with torch's API ("torch_api"), any exception for others (a port's errors are its own)."""
+    same_type = "torch_api" in adapter.capabilities().features
+    groups = example.case()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            adapter.make_optimizer(
+                example.optimizer,
+                build_groups(groups, list(example.params)),
+                example.hyper,
+                dtype=dtype,
+                device=device,
+                variant=variant,
+            )
+    except NotSupported:
+        raise
+    except Exception as e:
+        if same_type and type(e) is not type(refused.error):
+            raise CandidateError(
+                f"construction raised {type(e).__name__}: {e}; the reference raises {refused}"
+            ) from None
+        return
+    raise CandidateError(f"construction succeeded; the reference refuses these arguments with {refused}")
 
 
 def check(
@@ -166,8 +223,10 @@ def summary(example: OptimizerExample) -> str:
         start += size
     changes = f", lr changes before steps {sorted(t + 1 for t in example.changes)}" if example.changes else ""
     driven = f", minimizing {example.objective}" if example.objective else ""
+    resumed = f", resumed from its state dict after step {example.reload_at}" if example.reload_at else ""
     return (
-        f"{example.optimizer}({args}) on groups {'; '.join(shapes)}, {example.n_steps} steps{changes}{driven}"
+        f"{example.optimizer}({args}) on groups {'; '.join(shapes)}, {example.n_steps} steps"
+        f"{changes}{resumed}{driven}"
     )
 
 
@@ -179,7 +238,7 @@ def _literal(value: Any) -> str:
 
 
 def _torch_snippet(
-    adapter: Any, example: OptimizerExample, loaded: LoadedCase, dtype: str, variant: str, steps: int
+    adapter: Any, example: OptimizerExample, loaded: LoadedCase | None, dtype: str, variant: str, steps: int
 ) -> str:
     """A few lines of plain torch that build the candidate's optimizer on the example and print its params
     after ``steps`` steps next to the reference's."""
@@ -194,13 +253,18 @@ def _torch_snippet(
     values = ", ".join(_literal(p) for p in example.params)
     grads = ", ".join("[" + ", ".join(_literal(g) for g in step) + "]" for step in example.grads[:steps])
     changes = {t: list(c) for t, c in example.changes.items() if t < steps}
+    head = [
+        f"import torch, {adapter.module_name}",
+        "from numpy import array",
+        f"params = [torch.tensor(p, dtype=torch.{dtype}, requires_grad=True) for p in [{values}]]",
+        f"opt = {constructor}",
+    ]
+    if loaded is None:  # the reference refuses the arguments
+        return "\n".join([*head[:-1], f"{head[-1]}  # the reference raises here"])
     expected = [p.tolist() for p in loaded.expected(steps)]
     return "\n".join(
         [
-            f"import torch, {adapter.module_name}",
-            "from numpy import array",
-            f"params = [torch.tensor(p, dtype=torch.{dtype}, requires_grad=True) for p in [{values}]]",
-            f"opt = {constructor}",
+            *head,
             f"grads = [{grads}]  # grads[t][i]: param i's gradient at step t + 1",
             f"changes = {changes!r}  # param_groups[g][key] = value before step t + 1",
             "for t, step in enumerate(grads):",
@@ -209,6 +273,14 @@ def _torch_snippet(
             "    for p, grad in zip(params, step):",
             "        p.grad = None if grad is None else torch.tensor(grad, dtype=p.dtype)",
             "    opt.step()",
+            *(
+                [
+                    f"    if t + 1 == {example.reload_at}:  # torch's resume recipe",
+                    f"        saved = opt.state_dict(); opt = {constructor}; opt.load_state_dict(saved)",
+                ]
+                if example.reload_at and example.reload_at < steps
+                else []
+            ),
             "print([p.tolist() for p in params])",
             f"print({expected!r})  # the reference after step {steps}",
         ]
@@ -219,7 +291,7 @@ def reproduction(
     impl: str,
     adapter: Any,
     example: OptimizerExample,
-    loaded: LoadedCase,
+    loaded: LoadedCase | None,
     dtype: str,
     device: str,
     variant: str,
@@ -253,21 +325,24 @@ def replay(
     variant: str = "default",
 ) -> None:
     """Rerun an example (``OptimizerExample.to_dict()``, as a failure prints it) on a candidate and print
-    its divergence from the reference."""
+    whether it conforms, and by how much it does not."""
     from conformance.adapters import resolve
 
-    drawn = OptimizerExample.from_dict(example)
-    loaded = reference(drawn, dtype)
-    if loaded is None:
-        print("the reference refuses this example (or it leaves the dtype's range): nothing to compare")
+    adapter, drawn = resolve(impl), OptimizerExample.from_dict(example)
+    what = f"{summary(drawn)} on {impl} ({dtype}, {device}, {variant})"
+    try:
+        loaded = reference(drawn, dtype)
+    except Refused as refused:
+        try:
+            require_refusal(adapter, drawn, refused, dtype, device, variant)
+            print(f"{what}: refused, as the reference refuses it ({refused})")
+        except CandidateError as e:
+            print(f"{what}: {e}")
         return
-    result = check(resolve(impl), loaded, dtype, device, variant)
-    d = result.divergence
-    verdict = "conforms" if result.passed else f"diverges from step {d.first_bad_step}"
-    print(f"{summary(drawn)} on {impl} ({dtype}, {device}, {variant}): {verdict}")
-    print(
-        f"max rel {d.max_rel:.3g} at step {d.worst_step}, max abs {d.max_abs:.3g}, non-finite: {d.non_finite}"
-    )
+    except Rejected as e:
+        print(f"{what}: not a conformance question ({e})")
+        return
+    print_result(what, check(adapter, loaded, dtype, device, variant), "step")
 
 
-__all__ = ["SparseGrad", "check", "reference", "replay", "reproduction", "summary"]
+__all__ = ["SparseGrad", "check", "reference", "replay", "reproduction", "require_refusal", "summary"]

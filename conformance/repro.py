@@ -118,10 +118,15 @@ def replay(
     case = loader.load(Vectors(vectors) if vectors else Vectors(), case_id)
     run = {"trajectory": run_trajectory, "single_step": run_single_steps, "schedule": run_schedule}[check]
     result = run(resolve(impl), case, dtype, device, variant)
-    d = result.divergence
     unit, run_on = ("epoch", device) if check == "schedule" else ("step", f"{dtype}, {device}, {variant}")
+    print_result(f"{case_id} on {impl} ({run_on})", result, unit)
+
+
+def print_result(what: str, result: Any, unit: str) -> None:
+    """A replay's verdict: whether ``what`` conforms, from which step (or epoch) not, and by how much."""
+    d = result.divergence
     verdict = "conforms" if result.passed else f"diverges from {unit} {d.first_bad_step}"
-    print(f"{case_id} on {impl} ({run_on}): {verdict}")
+    print(f"{what}: {verdict}")
     print(
         f"max rel {d.max_rel:.3g} at {unit} {d.worst_step}, max abs {d.max_abs:.3g}, {d.max_ulp:.3g} ULPs,"
         f" non-finite: {d.non_finite}; tolerance {np.max(result.rtol):.3g}"

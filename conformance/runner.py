@@ -213,6 +213,8 @@ def run_trajectory(
             actual[-1] += got
             expected[-1] += want
             names[-1] += labels
+        if t + 1 == case.meta.get("reload_at") and compare_state:
+            run = _resumed(adapter, run, case, t + 1, dtype, device, variant)
     rtol = trajectory_rtol(dtype, steps, case.meta.get("tolerance"))
     initial = {f"param {i}": p for i, p in enumerate(case.initial())}
     scales = running_scales(names, expected, initial, TINY[dtype]) if running_scale else None
@@ -227,6 +229,26 @@ def run_trajectory(
     )
 
 
+def _resumed(adapter: Any, run: Any, case: LoadedCase, k: int, dtype: str, device: str, variant: str) -> Any:
+    """torch's resume recipe after step ``k``: the state dict saved, a fresh optimizer built over the
+    current params, the state dict loaded. The rest of the trajectory must be the uninterrupted one's."""
+    saved = _call(f"saving the state dict after step {k}", run.state_dict)
+    params = _params(run, case, f"after step {k}")
+    fresh = _call(
+        f"building a fresh optimizer after step {k}",
+        lambda: adapter.make_optimizer(
+            case.meta["optimizer"],
+            case.groups(params),
+            case.hyper,
+            dtype=dtype,
+            device=device,
+            variant=variant,
+        ),
+    )
+    _call(f"loading the state dict saved after step {k}", fresh.load_state_dict, saved)
+    return fresh
+
+
 def _state_pairs(run: Any, case: LoadedCase, k: int) -> tuple[list[str], list[np.ndarray], list[np.ndarray]]:
     """The candidate's optimizer state after step ``k`` next to the reference's, entry by entry, with each
     entry's name (``state[0]['exp_avg']``, ``state[0]['old_dirs'][2]``).
@@ -235,9 +257,17 @@ def _state_pairs(run: Any, case: LoadedCase, k: int) -> tuple[list[str], list[np
     is checked too, and a wrong state is caught at the checkpoint where it first shows.
     """
     state = _call(f"reading the optimizer state after step {k}", run.state_dict)["state"]
+    reference = case.state_dict(k)["state"]
+    # torch makes a param's state at its first gradient, never for a param without one (an empty entry, or
+    # one of None values, is no state: torch's SGD without momentum leaves such entries)
+    extra = sorted(
+        i for i, s in state.items() if i not in reference and any(v is not None for v in s.values())
+    )
+    if extra:
+        raise CandidateError(f"after step {k}: params {extra} have state but have had no gradient")
     labels: list[str] = []
     got, want = [], []
-    for index, entries in case.state_dict(k)["state"].items():
+    for index, entries in reference.items():
         for key, value in entries.items():
             if index not in state or key not in state[index]:
                 raise CandidateError(f"after step {k}: the state of param {index} has no {key!r}")

@@ -12,6 +12,7 @@ from typing import Any
 from conformance.adapters.base import NotSupported
 from conformance.adapters.refimpl_adapter import RefimplAdapter
 from conformance.properties import Rejected
+from conformance.repro import print_result
 from conformance.runner import CandidateError, CheckResult
 from conformance.schedules import LoadedSchedule, make_run, play, run_schedule, scheduler_classes
 
@@ -88,15 +89,8 @@ def replay(impl: str, script: dict[str, Any], device: str = "cpu") -> None:
     """Rerun a scheduler script (as a failure prints it) on a candidate; print where it diverges."""
     from conformance.adapters import resolve
 
-    loaded = reference_schedule(script)
-    result = check_schedule(resolve(impl), loaded, device)
-    d = result.divergence
-    print(
-        f"{summary(script)} on {impl}: "
-        + ("conforms" if result.passed else f"diverges at epoch {d.first_bad_step}")
-    )
-    for line in result.details:
-        print(line)
+    result = check_schedule(resolve(impl), reference_schedule(script), device)
+    print_result(f"{summary(script)} on {impl} ({device})", result, "epoch")
 
 
 __all__ = ["check_schedule", "reference_schedule", "replay", "reproduction", "scheduler_classes", "summary"]

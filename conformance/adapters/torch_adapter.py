@@ -69,8 +69,12 @@ class TorchOptimizerRun:
         return self._tensor(grad, param)
 
     def step(self, grads: list[Any]) -> None:
+        # As a training loop does: zero_grad() (torch's default leaves every .grad None), then the gradients
+        # of the params that have one; a param without one keeps what zero_grad() left it.
+        self.optimizer.zero_grad()
         for p, g in zip(self._params, grads, strict=True):
-            p.grad = self._grad(g, p)
+            if g is not None:
+                p.grad = self._grad(g, p)
         self.optimizer.step()
 
     def step_closure(self, closure: Closure) -> float:

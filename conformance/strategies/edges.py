@@ -2,52 +2,74 @@
 
 A random search meets a bound's end value only by luck, yet ends are where implementations break (an
 ``eps`` of 0 with a zero gradient, a ``beta`` of 0). For every ``Bound`` in the optimizer's table, one
-example puts that argument at each of its closed ends, and one just inside (the end plus one half, or the
-middle of a two-sided range), the others at their defaults. All share one small setup: a 0-d and a
-3-element param (a matrix for Muon, rows for SparseAdam), three steps, exact zeros among the gradients,
-a sign flip, and a param whose first gradient comes at the second step.
+example puts that argument at each of its closed ends, one just inside (the end plus one half, or the
+middle of a two-sided range), and one just outside (``conformance.invalid_inputs``: the candidate must
+refuse it as the reference does), the others at their defaults. All share one small setup: a 0-d and a
+3-element param (matrices for Muon, rows for SparseAdam), the gradients of ``SCHEDULE``, and a checkpoint
+round trip after the second step.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
+from conformance.invalid_inputs import invalid_values
 from conformance.strategies.arrays import rounded
 from conformance.strategies.hyper import constructor_defaults, table_of
-from conformance.strategies.optimizers import OBJECTIVES, OptimizerExample
+from conformance.strategies.optimizers import MAX_LBFGS_STEPS, OBJECTIVES, OptimizerExample
 from refimpl.optim import SparseGrad
 from refimpl.optim._validation import Bound, Rule
+
+# Per step, a multiple of each param's base gradient (None: no gradient): a zero, sign flips, a spike and a
+# drop by 4 (AMSGrad's max, Adagrad's sum), a param without a gradient at the first and fifth steps. Six
+# steps: RAdam's variance is first rectified at step 5 or 6 (rho_t > 5 for beta2 near 1), Rprop's step sizes
+# grow and shrink, bias corrections move.
+SCHEDULE = ((0.0, None), (1.0, 1.0), (-1.0, -1.0), (4.0, -4.0), (None, 0.25), (0.5, 1.0))
 
 
 def _setup(optimizer: str, dtype: str) -> tuple[tuple[np.ndarray, ...], tuple[tuple[Any, ...], ...]]:
     """The params and, per step, the gradients every boundary example of ``optimizer`` uses."""
     if optimizer == "Muon":
         params = (np.array([[1.0, -0.5, 2.0], [0.0, 1.0, 0.25]]), np.eye(2))
-        g = np.array([[1.0, 0.0, -2.0], [0.5, 0.0, 1.0]])
-        grads = ((g, None), (-g, np.ones((2, 2))), (0 * g, np.eye(2)))
+        base: tuple[Any, ...] = (
+            np.array([[1.0, 0.0, -2.0], [0.5, 0.0, 1.0]]),
+            np.array([[1.0, 2.0], [0.0, -1.0]]),
+        )
     elif optimizer == "SparseAdam":
         params = (np.array([1.0, -0.5, 2.0]), np.array([[1.0, 0.0], [0.5, -1.0]]))
-        a = SparseGrad(np.array([0, 2, 0]), np.array([1.0, 0.0, -2.0]), (3,))
-        b = SparseGrad(np.array([1]), np.array([[0.5, -1.0]]), (2, 2))
-        grads = ((a, None), (SparseGrad(a.indices, -a.values, a.shape), b), (a, b))
+        base = (
+            SparseGrad(np.array([0, 2, 0]), np.array([1.0, 0.0, -2.0]), (3,)),
+            SparseGrad(np.array([1]), np.array([[0.5, -1.0]]), (2, 2)),
+        )
     else:
         params = (np.array(1.0), np.array([0.5, -1.0, 2.0]))
-        g = np.array([1.0, 0.0, -2.0])
-        grads = ((np.array(0.0), None), (np.array(1.0), g), (np.array(-1.0), -g))
+        base = (np.array(1.0), np.array([1.0, 0.0, -2.0]))
+    grads = tuple(tuple(_scaled(g, m) for g, m in zip(base, step, strict=True)) for step in SCHEDULE)
     return tuple(rounded(p, dtype) for p in params), grads
 
 
+def _scaled(grad: Any, multiple: float | None) -> Any:
+    if multiple is None:
+        return None
+    if isinstance(grad, SparseGrad):
+        return SparseGrad(grad.indices, grad.values * multiple, grad.shape)
+    return np.asarray(grad * multiple)  # an array also when 0-d (NumPy makes a 0-d product a scalar)
+
+
 def _values(bound: Bound) -> list[float]:
-    """A bound's closed ends and one value just inside."""
+    """A bound's closed ends, one value just inside, and the finite values just outside (NaN, which has no
+    literal for a reproduction, is left to the error catalogue)."""
     low, high = bound.low, bound.high
     ends = [e for e, open_ in ((low, bound.low_open), (high, bound.high_open)) if e is not None and not open_]
     if low is not None and high is not None:
         inside = (low + high) / 2
     else:
         inside = low + 0.5 if low is not None else high - 0.5
-    return [*ends, inside]
+    outside = [v for v in invalid_values(bound) if not math.isnan(v)]
+    return [*ends, inside, *outside]
 
 
 def edge_examples(optimizer: str, dtype: str) -> list[OptimizerExample]:
@@ -67,7 +89,7 @@ def edge_examples(optimizer: str, dtype: str) -> list[OptimizerExample]:
                 element = list(defaults[bound.name])
                 element[bound.index] = float(value)
                 hyper = {bound.name: tuple(element)}
-            if not all(rule.holds({**defaults, **hyper}) for rule in rules):
+            if bound.holds(value) and not all(rule.holds({**defaults, **hyper}) for rule in rules):
                 continue
             out.append(
                 OptimizerExample(
@@ -79,7 +101,8 @@ def edge_examples(optimizer: str, dtype: str) -> list[OptimizerExample]:
                     () if lbfgs else grads,
                     {},
                     OBJECTIVES[0] if lbfgs else None,
-                    len(grads),
+                    MAX_LBFGS_STEPS if lbfgs else len(grads),
+                    reload_at=2,
                 )
             )
     return out

@@ -24,12 +24,17 @@ from refimpl.optim._validation import Bound, Rule, Table
 # torch's implementation switches, not hyperparameters: the harness sets them per variant.
 IMPLEMENTATION_FLAGS = ("foreach", "fused", "capturable", "differentiable")
 
-# How far past a one-sided bound (``lr >= 0``, ``d >= 1``, ``beta2_decay <= 0``) a value is drawn, in
-# decades: log-uniform distance 10^-12 .. 10^1 from the bound. The low end reaches the regime where an
-# eps-like term meets the square root of a 1e-12 gradient's second moment; above 10, an lr or weight decay
-# overshoots an O(1) param by orders of magnitude every step, and a few such steps leave float32's range
-# (the examples are then rejected as unrepresentable, see ``conformance.properties``).
+# How far past a one-sided bound (``lr >= 0``, ``d >= 1``, ``beta2_decay <= 0``) a value is drawn: half the
+# time log-uniformly 10^-12 .. 10^1 away, half the time uniformly up to ORDINARY away. The low end reaches
+# the regime where an eps-like term meets the square root of a 1e-12 gradient's second moment; above 10, an
+# lr or weight decay overshoots an O(1) param by orders of magnitude every step, and a few such steps leave
+# float32's range (the examples are then rejected as unrepresentable, see ``conformance.properties``). The
+# uniform half gives the ordinary values (a momentum of 0.9, a weight decay of 0.1) their due: thirteen
+# decades leave them one draw in thirteen.
 DECADES = (-12.0, 1.0)
+ORDINARY = 1.0
+# Draws of a bounded float that fall inside, for each one at the default or at a closed end.
+INTERIOR_SHARE = 4
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,9 @@ class Domain:
 
 def _log_uniform(low_exp: float, high_exp: float) -> st.SearchStrategy[float]:
     return st.floats(low_exp, high_exp).map(lambda e: float(10.0**e))
+
+
+_DISTANCE = st.one_of(_log_uniform(*DECADES), st.floats(0.0, ORDINARY, exclude_min=True))
 
 
 def _choices(*values: Any) -> st.SearchStrategy[Any]:
@@ -100,21 +108,23 @@ def table_of(optimizer: str) -> Table:
 
 
 def bounded_floats(bound: Bound, default: Any = None) -> st.SearchStrategy[float]:
-    """Floats inside ``bound``: the default first (if it lies inside), the closed ends, then the interior:
-    uniform between two finite ends, log-uniform distance ``DECADES`` from a single one."""
+    """Floats inside ``bound``: the default (first: what an argument that does not matter shrinks to), the
+    interior (uniform between two finite ends, ``_DISTANCE`` from a single one), and the closed ends. The
+    interior gets ``INTERIOR_SHARE`` of the draws: every end is also a boundary example of its own
+    (``conformance.strategies.edges``), and an end such as ``lr = 0`` hides whatever else an example draws."""
     low, high = bound.low, bound.high
     if low is not None and high is not None:
         interior = st.floats(low, high, exclude_min=bound.low_open, exclude_max=bound.high_open)
     elif low is not None:
-        interior = _log_uniform(*DECADES).map(lambda m: low + m)
+        interior = _DISTANCE.map(lambda m: low + m)
     elif high is not None:
-        interior = _log_uniform(*DECADES).map(lambda m: high - m)
+        interior = _DISTANCE.map(lambda m: high - m)
     else:
         interior = st.floats(allow_nan=False, allow_infinity=False)
     ends = [e for e, open_ in ((low, bound.low_open), (high, bound.high_open)) if e is not None and not open_]
     options = [st.just(float(default))] if isinstance(default, (int, float)) and bound.holds(default) else []
-    options += [st.just(float(e)) for e in ends]
-    return st.one_of(*options, interior).filter(bound.holds)
+    options += [interior] * INTERIOR_SHARE + [st.just(float(e)) for e in ends]
+    return st.one_of(*options).filter(bound.holds)
 
 
 def argument(optimizer: str, name: str, default: Any, bounds: Mapping[tuple[str, int | None], Bound]) -> Any:

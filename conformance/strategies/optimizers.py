@@ -44,6 +44,10 @@ OBJECTIVES = ("rosenbrock", "ill_conditioned_quadratic")
 # weight decay, and such examples are rejected).
 SPARSE_ONLY = frozenset({"SparseAdam"})
 SPARSE_OPTIONAL = frozenset({"SGD", "Adagrad"})
+# Optimizers whose state torch keeps sparse for sparse gradients (SGD's momentum buffer). The harness
+# carries state dicts as NumPy, which has no sparse arrays: resumed, the buffer comes back dense, and torch
+# cannot add a sparse gradient to a dense buffer. Their examples with sparse gradients are not resumed.
+SPARSE_STATE = frozenset({"SGD"})
 # Shapes an optimizer is defined on (see ``conformance.strategies.arrays``); any shape otherwise.
 SHAPES = {"Muon": MATRIX_SHAPE, "SparseAdam": ROWS_SHAPE}
 # torch's LBFGS takes a single param group.
@@ -61,7 +65,8 @@ class PropertyCase(OptimCase):
 @dataclass(frozen=True)
 class OptimizerExample:
     """One drawn example. ``grads[t][i]`` is param ``i``'s gradient at step ``t`` (None: no gradient);
-    ``changes[t]`` are the ``(group, key, value)`` assignments made before step ``t``."""
+    ``changes[t]`` are the ``(group, key, value)`` assignments made before step ``t``; ``reload_at``: the
+    step after which the candidate is checkpointed and resumed."""
 
     optimizer: str
     hyper: dict[str, Any]
@@ -72,6 +77,8 @@ class OptimizerExample:
     changes: dict[int, tuple[tuple[int, str, Any], ...]] = field(default_factory=dict)
     objective: str | None = None
     steps: int = 0
+    # after this step, torch's resume recipe: state dict saved, fresh optimizer, state dict loaded
+    reload_at: int | None = None
 
     @property
     def n_steps(self) -> int:
@@ -120,6 +127,7 @@ class OptimizerExample:
             "changes": {str(t): jsonable(c) for t, c in sorted(self.changes.items())},
             "objective": self.objective,
             "steps": self.n_steps,
+            "reload_at": self.reload_at,
         }
 
     @classmethod
@@ -145,6 +153,7 @@ class OptimizerExample:
             {int(t): tuple(tuple(c) for c in cs) for t, cs in data["changes"].items()},
             data.get("objective"),
             data.get("steps", 0),
+            data.get("reload_at"),
         )
 
 
@@ -196,6 +205,10 @@ def _shapes(optimizer: str) -> st.SearchStrategy[list[tuple[int, ...]]]:
     return st.lists(SHAPES.get(optimizer, ANY_SHAPE), min_size=1, max_size=MAX_GROUP_PARAMS)
 
 
+def _is_sparse(grad: Any) -> bool:
+    return isinstance(grad, SparseGrad)
+
+
 def _sparse(draw: Any, optimizer: str, shape: tuple[int, ...], allowed: bool) -> bool:
     if optimizer in SPARSE_ONLY:
         return True
@@ -228,6 +241,10 @@ def optimizer_examples(draw: Any, optimizer: str, dtype: str, sparse: bool = Tru
         ]
         grads = tuple(zip(*per_param, strict=True))
     changes = draw_lr_changes(draw, optimizer, steps, n_groups)
+    resumable = steps > 1 and not (
+        optimizer in SPARSE_STATE and any(_is_sparse(g) for gs in grads for g in gs)
+    )
+    reload_at = draw(st.one_of(st.none(), st.integers(1, steps - 1))) if resumable else None
     return OptimizerExample(
-        optimizer, hyper, tuple(sizes), tuple(overrides), initial, grads, changes, objective, steps
+        optimizer, hyper, tuple(sizes), tuple(overrides), initial, grads, changes, objective, steps, reload_at
     )

@@ -94,7 +94,7 @@ REQUIRED = {
     "CosineAnnealingWarmRestarts": ("T_0",),
     "LambdaLR": ("lr_lambda",),
     "MultiplicativeLR": ("lr_lambda",),
-    "CyclicLR": ("base_lr", "max_lr"),
+    "CyclicLR": ("base_lr", "max_lr", "step_size_up", "mode"),  # the default period (2000) never turns
     "OneCycleLR": ("max_lr",),
     # not required by torch, but without them an example rarely shows ReduceLROnPlateau's dynamics
     "ReduceLROnPlateau": ("patience", "cooldown"),
