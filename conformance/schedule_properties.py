@@ -73,7 +73,7 @@ def reproduction(impl: str, adapter: Any, meta: dict[str, Any], first_bad: int |
                 f"opt = torch.optim.{meta['optimizer']}([{{'params': [torch.zeros(2)], **g}} for g in "
                 f"{meta['groups']!r}]{hyper})",
                 f"sched = {source}.{spec['scheduler']}(opt{kwargs})",
-                f"metrics = {meta['metrics']!r}",
+                *([f"metrics = {meta['metrics']!r}"] if meta["metrics"] else []),
                 f"for epoch in range({epochs}):",
                 "    opt.step()",
                 f"    {step}",
