@@ -64,7 +64,7 @@ from typing import Any
 import numpy as np
 
 from refimpl.optim._validation import Bound, Table
-from refimpl.optim.optimizer import Optimizer, SparseGrad
+from refimpl.optim.optimizer import Optimizer, SparseGrad, lerp
 
 TABLE = Table(
     (
@@ -78,13 +78,6 @@ TABLE = Table(
         Bound("weight_decay", low=0.0, message="weight_decay should be >= 0 but is: {value}"),
     )
 )
-
-
-def _lerp(start: np.ndarray, end: np.ndarray, weight: float) -> np.ndarray:
-    """``start + weight * (end - start)``, with torch's two-branch form (exactly ``end`` at weight 1)."""
-    if abs(weight) < 0.5:
-        return start + weight * (end - start)
-    return end - (end - start) * (1 - weight)
 
 
 def _rms(x: np.ndarray) -> float:
@@ -156,11 +149,11 @@ class Adafactor(Optimizer):
             if G.ndim > 1:
                 row_mean = np.linalg.norm(G, axis=-1, keepdims=True) ** 2 / G.shape[-1]
                 col_mean = np.linalg.norm(G, axis=-2, keepdims=True) ** 2 / G.shape[-2]
-                R = state["row_var"] = _lerp(state["row_var"], row_mean, one_minus_beta2_t)
-                C = state["col_var"] = _lerp(state["col_var"], col_mean, one_minus_beta2_t)
+                R = state["row_var"] = lerp(state["row_var"], row_mean, one_minus_beta2_t)
+                C = state["col_var"] = lerp(state["col_var"], col_mean, one_minus_beta2_t)
                 V = (R @ C) / np.maximum(R.mean(axis=-2, keepdims=True), eps1)
             else:
-                V = state["variance"] = _lerp(state["variance"], G * G, one_minus_beta2_t)
+                V = state["variance"] = lerp(state["variance"], G * G, one_minus_beta2_t)
             U = (1 / np.sqrt(np.maximum(V, eps1 * eps1))) * G
             denom = max(1.0, float(np.linalg.norm(U.reshape(-1))) / (U.size**0.5 * d))
             theta += (-alpha_t / denom) * U

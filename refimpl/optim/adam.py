@@ -28,8 +28,9 @@ Where the reference meets torch's code rather than its docs or the papers:
   variant in its section 2, which adds eps to the *uncorrected* ``sqrt(v)``, is *not* what torch does.)
 - AMSGrad keeps the maximum of the *uncorrected* second moment ``v_t`` (state ``max_exp_avg_sq``) and
   bias-corrects the maximum, as the docs' box says. Reddi et al.'s algorithm has no bias correction at all.
-- ``m`` is updated with ``lerp`` in torch (``m + (1 - beta1) * (g - m)``), the same value as the docs'
-  ``beta1 * m + (1 - beta1) * g`` up to rounding; the reference writes the lerp form. torch's CPU kernels
+- ``m`` is updated with ``lerp`` in torch (``m + (1 - beta1) * (g - m)``, or ``g - (g - m) * beta1`` when
+  ``beta1 < 0.5``), the same value as the docs' ``beta1 * m + (1 - beta1) * g`` up to rounding; the
+  reference writes torch's two forms (``refimpl.optim.optimizer.lerp``). torch's CPU kernels
   use fused multiply-adds in ``lerp``/``addcmul``, so float64 results differ from the reference in the
   last bit or two of some elements; no formula can reproduce that exactly from NumPy.
 - Complex parameters are optimized as (real, imag) pairs (``real_view``): ``v`` holds ``Re(g)**2`` and
@@ -58,7 +59,7 @@ from typing import Any
 import numpy as np
 
 from refimpl.optim._validation import Bound, Rule, Table
-from refimpl.optim.optimizer import Optimizer, SparseGrad, real_view
+from refimpl.optim.optimizer import Optimizer, SparseGrad, lerp, real_view
 
 # The checks that Adam, AdamW, Adamax, NAdam and RAdam share, in torch's order. torch writes them as
 # ``if not 0.0 <= lr``: NaN fails the comparison and is rejected.
@@ -145,7 +146,7 @@ def decayed_gradient(
 def update_moments(m: np.ndarray, v: np.ndarray, g: np.ndarray, beta1: float, beta2: float) -> None:
     """``m_t`` and ``v_t`` in place, in torch's order: ``m.lerp_(g, 1 - beta1)``, then
     ``v.mul_(beta2).addcmul_(g, g, value=1 - beta2)``."""
-    m += (1 - beta1) * (g - m)
+    m[...] = lerp(m, g, 1 - beta1)
     v *= beta2
     v += (1 - beta2) * g * g
 

@@ -36,7 +36,7 @@ import numpy as np
 
 from refimpl.optim._validation import Table
 from refimpl.optim.adam import ADAM_BOUNDS, decayed_gradient, lazy_states, zeros_state
-from refimpl.optim.optimizer import Optimizer, real_view
+from refimpl.optim.optimizer import Optimizer, lerp, real_view
 
 TABLE = Table(ADAM_BOUNDS)
 
@@ -88,7 +88,7 @@ class Adamax(Optimizer):
             t = state["step"]
             g = real_view(decayed_gradient(theta, grad, group))
             m, u = real_view(state["exp_avg"]), real_view(state["exp_inf"])
-            m += (1 - beta1) * (g - m)
+            m[...] = lerp(m, g, 1 - beta1)
             u *= beta2
             np.maximum(u, np.abs(g) + eps, out=u)
 

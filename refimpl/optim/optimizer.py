@@ -49,6 +49,15 @@ class SparseGrad:
         return dense
 
 
+def lerp(start: np.ndarray, end: np.ndarray, weight: float) -> np.ndarray:
+    """torch's ``start.lerp(end, weight)``: ``start + weight * (end - start)`` for ``|weight| < 0.5``, else
+    ``end - (end - start) * (1 - weight)``. The two forms are the same number up to rounding; torch's choice
+    is exact at weight 1 (a moment with beta = 0 is exactly the gradient), where the first form cancels."""
+    if abs(weight) < 0.5:
+        return start + weight * (end - start)
+    return end - (end - start) * (1 - weight)
+
+
 def real_view(x: np.ndarray) -> np.ndarray:
     """A complex array as a real array with a trailing axis of 2 (torch's ``view_as_real``); reals unchanged.
 

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from refimpl.optim._validation import Bound, Table
-from refimpl.optim.optimizer import Optimizer, SparseGrad, real_view
+from refimpl.optim.optimizer import Optimizer, SparseGrad, lerp, real_view
 
 TABLE = Table(
     (
@@ -116,7 +116,7 @@ class RMSprop(Optimizer):
             v += (1 - alpha) * g * g
             if group["centered"]:
                 g_ave = real_view(state["grad_avg"])
-                g_ave += (1 - alpha) * (g - g_ave)
+                g_ave[...] = lerp(g_ave, g, 1 - alpha)
                 avg = np.sqrt(v - g_ave * g_ave) + eps
             else:
                 avg = np.sqrt(v) + eps
