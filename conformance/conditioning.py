@@ -1,11 +1,12 @@
-"""Singularities of the math that the property layer's generic conditioning check cannot see.
+"""Ill-conditioned points that the property layer's generic conditioning check cannot see.
 
 ``conformance.properties.require_conditioned`` drops an example when the reference itself, computing in
-the candidate's dtype (or on inputs moved by one rounding), cannot meet the tolerance: that finds every
-place where the reference's own arithmetic amplifies rounding. It misses a singular point that the
-reference's arithmetic happens to hit exactly, while another correct order of operations lands beside it.
-Each such point is listed here, with its derivation; an example that comes closer to it than the dtype's
-tolerance allows is not a conformance question.
+float32, shows that the example amplifies rounding beyond the candidate dtype's tolerance: that finds
+every place where the reference's own arithmetic amplifies rounding. It misses a singular point that the
+reference's arithmetic happens to hit exactly while another correct order of operations lands beside it,
+and a scalar that the reference keeps in double where a candidate holds it in its dtype. Each such case
+is listed here, with its derivation; an example that comes closer to it than the dtype's tolerance allows
+is not a conformance question.
 """
 
 from __future__ import annotations
@@ -60,8 +61,31 @@ def centered_variance(loaded: Any, dtype: str) -> bool:
     return True
 
 
+def adafactor_weight(loaded: Any, dtype: str) -> bool:
+    """Adafactor lerps its second moments with the weight w = t ** beta2_decay, and the old moment keeps the
+    share 1 - w. A candidate computing in a dtype coarser than float64 holds w in that dtype (torch passes it
+    to lerp as a float32 scalar), where it is off by up to u * w; 1 - w is then off by u / (1 - w) relative,
+    which for beta2_decay near 0 (w within a few ULPs of 1) is no digit at all, while the reference computes
+    1 - w in double. The example is kept while that relative error is at most half the tolerance at every
+    step after the first (at t = 1, w = 1 and the old moment is zero)."""
+    if dtype == "float64":
+        return True  # w is a double in any float64 implementation: the reference's own rounding
+    meta = loaded.meta
+    u = EPS[dtype] / 2
+    rtol = trajectory_rtol(dtype, meta["steps"], meta.get("tolerance"))
+    for k in range(2, meta["steps"] + 1):
+        for group in meta["checkpoint_param_groups"][str(k)]:
+            share = 1 - k ** group["beta2_decay"]
+            if share <= 0 or u / share > rtol[k - 1] / 2:
+                return False
+    return True
+
+
 # optimizer -> predicate(loaded case, dtype): False where the example is too close to a singular point.
-PREDICATES: dict[str, Callable[[Any, str], bool]] = {"RMSprop": centered_variance}
+PREDICATES: dict[str, Callable[[Any, str], bool]] = {
+    "RMSprop": centered_variance,
+    "Adafactor": adafactor_weight,
+}
 
 
 def well_conditioned(loaded: Any, dtype: str) -> bool:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+import numpy as np
 from hypothesis import strategies as st
 
 import refimpl.optim
@@ -49,7 +50,20 @@ def _log_uniform(low_exp: float, high_exp: float) -> st.SearchStrategy[float]:
     return st.floats(low_exp, high_exp).map(lambda e: float(10.0**e))
 
 
-_DISTANCE = st.one_of(_log_uniform(*DECADES), st.floats(0.0, ORDINARY, exclude_min=True))
+# Magnitudes below float32's smallest normal number are drawn as 0: float32 cannot hold them (such an
+# example would be rejected there), and float64 has nothing at that scale that 0 does not show.
+FLUSH_BELOW = float(np.finfo(np.float32).tiny)
+
+
+def _flushed(x: float) -> float:
+    return 0.0 if abs(x) < FLUSH_BELOW else x
+
+
+def _uniform(low: float, high: float, exclude_min: bool = False) -> st.SearchStrategy[float]:
+    return st.floats(low, high, exclude_min=exclude_min).map(_flushed)
+
+
+_DISTANCE = st.one_of(_log_uniform(*DECADES), _uniform(0.0, ORDINARY, exclude_min=True))
 
 
 def _choices(*values: Any) -> st.SearchStrategy[Any]:
@@ -63,9 +77,9 @@ def _ordered_pair(low: st.SearchStrategy[float], spread: st.SearchStrategy[float
 # (optimizer, argument) -> its domain. Only arguments no TABLE bounds (torch does not check them) belong
 # here; tests/test_strategies.py fails if an argument has neither a bound, a flag's type, nor a domain.
 UNVALIDATED: dict[tuple[str, str], Domain] = {
-    ("SGD", "dampening"): Domain(st.floats(0.0, 1.0), "the fraction of the gradient kept out of the buffer"),
+    ("SGD", "dampening"): Domain(_uniform(0.0, 1.0), "the fraction of the gradient kept out of the buffer"),
     ("ASGD", "lambd"): Domain(_log_uniform(-6, 0), "the eta decay rate; 1 halves eta at the first step"),
-    ("ASGD", "alpha"): Domain(st.floats(0.0, 2.0), "the eta decay exponent (default 0.75)"),
+    ("ASGD", "alpha"): Domain(_uniform(0.0, 2.0), "the eta decay exponent (default 0.75)"),
     ("ASGD", "t0"): Domain(
         st.integers(0, 10).map(float),
         "averaging starts after step t0: within the steps an example runs, so the average ax is observed",
@@ -114,7 +128,7 @@ def bounded_floats(bound: Bound, default: Any = None) -> st.SearchStrategy[float
     (``conformance.strategies.edges``), and an end such as ``lr = 0`` hides whatever else an example draws."""
     low, high = bound.low, bound.high
     if low is not None and high is not None:
-        interior = st.floats(low, high, exclude_min=bound.low_open, exclude_max=bound.high_open)
+        interior = st.floats(low, high, exclude_min=bound.low_open, exclude_max=bound.high_open).map(_flushed)
     elif low is not None:
         interior = _DISTANCE.map(lambda m: low + m)
     elif high is not None:
