@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,7 @@ from conformance.catalogue import optimizer_cases, scheduler_cases
 from conformance.generate import scheduler_files, vector_files
 from conformance.metrics import normwise_error
 from conformance.schedules import values_change
-from conformance.vectors import VectorError, Vectors
+from conformance.vectors import VectorError, VectorFile, Vectors
 
 # A fresh generation on another machine may differ from the stored one by a few ULPs per operation (numpy's
 # SIMD kernels and libm differ between platforms); over at most a few hundred float64 steps that stays below
@@ -29,11 +31,12 @@ def verify(directory: Path) -> list[str]:
         return [str(e)]
     problems = []
     listed = set(vectors.manifest["files"])
+    fresh_files = {f.path: f for f in vector_files(optimizer_cases()) + scheduler_files(scheduler_cases())}
     for path in sorted(listed):
         try:
             vectors._checked_bytes(path)
         except VectorError as e:
-            problems.append(str(e))
+            problems.append(f"{e}; {_damage(Path(directory) / path, fresh_files.get(path))}")
     present = {str(p.relative_to(directory)) for p in Path(directory).rglob("*") if p.is_file()}
     problems += [
         f"{Path(directory) / p}: not listed in manifest.json"
@@ -41,13 +44,43 @@ def verify(directory: Path) -> list[str]:
     ]
     if problems:
         return problems
-    for fresh in vector_files(optimizer_cases()) + scheduler_files(scheduler_cases()):
+    for fresh in fresh_files.values():
         problems += _compare_file(vectors, fresh.path, fresh.data, fresh.cases)
     stale = set(vectors.case_ids()) - {c.id for c in optimizer_cases() + scheduler_cases()}
     problems += [
         f"{directory}/{vectors.case_file[c]}: case {c} is no longer in the catalogue" for c in sorted(stale)
     ]
     return problems
+
+
+def _damage(full: Path, fresh: VectorFile | None) -> str:
+    """Which cases of a file whose hash is wrong differ from a fresh generation (read as data only: JSON, or
+    the zip members' bytes, never unpickled)."""
+    if fresh is None or not full.is_file():
+        return f"cases: {', '.join(fresh.cases) if fresh else 'none in the catalogue'}"
+    stored = full.read_bytes()
+    try:
+        if full.suffix == ".json":
+            a, b = json.loads(stored), json.loads(fresh.data)
+            bad = [c for c in fresh.cases if a.get(c) != b.get(c)]
+        else:
+            with zipfile.ZipFile(io.BytesIO(stored)) as za, zipfile.ZipFile(io.BytesIO(fresh.data)) as zb:
+                bad = [c for c in fresh.cases if _members(za, c) != _members(zb, c)]
+    except (ValueError, zipfile.BadZipFile, OSError):
+        return f"unreadable; it holds cases {', '.join(fresh.cases)}"
+    return f"case(s) {', '.join(bad) or '(none: only metadata)'} differ from a fresh generation"
+
+
+def _members(archive: zipfile.ZipFile, case: str) -> dict[str, bytes | None]:
+    """A case's members in a vector zip, by name; ``None`` for a member that fails its CRC check."""
+    out: dict[str, bytes | None] = {}
+    for name in archive.namelist():
+        if name.startswith(case + "/"):
+            try:
+                out[name] = archive.read(name)
+            except (zipfile.BadZipFile, OSError, zlib.error):
+                out[name] = None
+    return out
 
 
 def _compare_file(vectors: Vectors, path: str, data: bytes, cases: list[str]) -> list[str]:

@@ -70,3 +70,28 @@ def test_an_object_array_cannot_be_loaded(tmp_path):
     with pytest.raises(VectorError, match=r"sgd\.npz.*unreadable"):
         Vectors(directory).arrays("sgd/lr0.1")
     assert zipfile.is_zipfile(directory / "optim" / "sgd.npz")
+
+
+@pytest.mark.parametrize("damage", ["edit", "truncate", "delete", "edit-json"])
+def test_verify_names_the_damaged_file_and_case_in_one_line(damage, tmp_path, capsys):
+    directory = tmp_path / "vectors"
+    shutil.copytree(DEFAULT_DIR, directory)
+    npz, described = directory / "optim" / "sgd.npz", directory / "optim" / "sgd.json"
+    if damage == "edit":
+        data = bytearray(npz.read_bytes())
+        data[len(data) // 3] ^= 0xFF
+        npz.write_bytes(bytes(data))
+    elif damage == "truncate":
+        npz.write_bytes(npz.read_bytes()[:500])
+    elif damage == "delete":
+        npz.unlink()
+    else:
+        cases = json.loads(described.read_text())
+        cases["sgd/lr0.1"]["hyper"]["lr"] = 0.2
+        described.write_text(json.dumps(cases))
+    assert main(["vectors", "verify", "--dir", str(directory)]) == 1
+    problems = [line for line in capsys.readouterr().err.splitlines() if "sgd." in line]
+    assert len(problems) == 1, problems
+    assert "sgd/" in problems[0]
+    if damage == "edit-json":
+        assert "case(s) sgd/lr0.1 differ" in problems[0]
