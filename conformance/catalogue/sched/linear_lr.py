@@ -31,4 +31,11 @@ CASES = [
         "resuming with last_epoch=4 inside the warmup: ratios from epoch 6 on, from the groups' lrs",
         groups=({"lr": 0.05, "initial_lr": 0.1}, {"lr": 0.005, "initial_lr": 0.01}),
     ),
+    SchedCase(
+        "LinearLR",
+        {"start_factor": 0.25, "end_factor": 0.5, "total_iters": 0},
+        ("end_factor",),
+        "an empty window (total_iters=0): the lr is base_lr * end_factor from epoch 0 on (the intended "
+        "behaviour; torch applies start_factor and never undoes it, pytorch/pytorch#193682)",
+    ),
 ]
