@@ -7,9 +7,10 @@ import sys
 import time
 from pathlib import Path
 
+from conformance import __version__
 from conformance.catalogue import optimizer_cases, scheduler_cases
 from conformance.report.command import add_report_command
-from conformance.vectors import DEFAULT_DIR
+from conformance.vectors import DEFAULT_DIR, FORMAT_VERSION
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -51,6 +52,11 @@ def _list(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="optconf", description=__doc__)
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"optconf {__version__} (optim-conformance; reads vectors format {FORMAT_VERSION})",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     vectors = commands.add_parser("vectors", help="golden vectors: generate, verify, list")
     actions = vectors.add_subparsers(dest="action", required=True)

@@ -8,9 +8,11 @@ as skipped "not supported", turns known deviations into strict xfails, and at th
 
 from __future__ import annotations
 
+import shlex
 import sys
 import time
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from conformance import bench, results
 from conformance.adapters import UnknownImplementation, resolve
 from conformance.adapters.base import NotSupported
 from conformance.known_deviations import KnownDeviationError, load, tolerance_override
+from conformance.options import option
 from conformance.runner import CandidateError, LoadedCase, run_single_steps, run_trajectory
 from conformance.schedules import LoadedSchedule, run_schedule, scheduler_classes
 from conformance.vectors import DEFAULT_DIR, VectorError, Vectors
@@ -34,29 +37,6 @@ CHECKS = {
 # Checks of scheduler cases: lrs are Python floats whatever the params' dtype, so they run once per case and
 # device (``test_schedule[steplr/step_size3-gamma0.5-cpu]``), not per dtype and variant.
 SCHEDULE_CHECKS = frozenset({"test_schedule"})
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("optim-conformance")
-    group.addoption("--impl", default="torch", help="candidate: torch, refimpl, torch:MODULE, MODULE:ATTR")
-    group.addoption("--device", default="cpu", help="cpu (default), cuda, cuda:N")
-    group.addoption(
-        "--dtype",
-        action="append",
-        default=None,
-        help="float64, float32 (default both); bfloat16, float16 on request",
-    )
-    group.addoption(
-        "--variant", action="append", default=None, help="forloop, foreach, fused (default: all supported)"
-    )
-    group.addoption("--vectors", default=str(DEFAULT_DIR), help="vectors directory")
-    group.addoption("--report-dir", default="reports/latest", help="where results.json and the reports go")
-    bench.add_options(group)
-    group.addoption(
-        "--known-deviations",
-        default=None,
-        help="TOML file of known deviations (default: conformance/known_deviations/<impl>.toml if present)",
-    )
 
 
 @dataclass
@@ -92,29 +72,30 @@ def _split(values: list[str] | None, default: tuple[str, ...] | None) -> list[st
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    impl = config.getoption("--impl")
+    _register_hypothesis_profiles()
+    impl = option(config, "--impl", "torch")
     try:
         adapter = resolve(impl)
-        vectors = Vectors(config.getoption("--vectors"))
+        vectors = Vectors(option(config, "--vectors", DEFAULT_DIR))
         vectors.check_hashes()
-        deviations, tolerances, deviations_file = load(impl, config.getoption("--known-deviations"))
+        deviations, tolerances, deviations_file = load(impl, option(config, "--known-deviations"))
     except (UnknownImplementation, VectorError, KnownDeviationError, NotSupported) as e:
         raise pytest.UsageError(str(e)) from None
-    device = config.getoption("--device")
+    device = option(config, "--device", "cpu")
     session = Session(
         impl=impl,
         adapter=adapter,
         vectors=vectors,
         device=device,
-        dtypes=_split(config.getoption("--dtype"), DEFAULT_DTYPES),
-        variants=_split(config.getoption("--variant"), None),
+        dtypes=_split(option(config, "--dtype"), DEFAULT_DTYPES),
+        variants=_split(option(config, "--variant"), None),
         deviations=deviations,
         tolerances=tolerances,
         deviations_file=deviations_file,
-        report_dir=Path(config.getoption("--report-dir")),
+        report_dir=Path(option(config, "--report-dir", "reports/latest")),
     )
     try:
-        session.bench_config = bench.config_from(config.getoption, device, session.variants)
+        session.bench_config = bench.config_from(partial(option, config), device, session.variants)
     except bench.BenchConfigError as e:
         raise pytest.UsageError(str(e)) from None
     device_type = device.split(":")[0]
@@ -129,6 +110,16 @@ def pytest_configure(config: pytest.Config) -> None:
         except ImportError:
             session.skip_reason = "--device cuda: torch is not installed"
     config.stash[SESSION] = session
+
+
+def _register_hypothesis_profiles() -> None:
+    """The property layer's profiles (``--hypothesis-profile ci|dev|thorough``), registered only when the
+    suite runs: a user's own profiles of those names stay theirs in their own sessions."""
+    try:
+        from conformance.profiles import register
+    except ImportError:  # without Hypothesis the property tests skip as not supported
+        return
+    register()
 
 
 @dataclass(frozen=True)
@@ -378,8 +369,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         names = sorted({r["optimizer"] for r in state.records if r.get("optimizer")})
         progress = reporter.write_line if reporter else (lambda _: None)
         state.bench = bench.run_bench(state.adapter, names, state.bench_config, progress)
-    paths = results.write(state, unmatched, " ".join(sys.argv))
+    paths = results.write(state, unmatched, command_line(session.config))
     state.report_paths = paths
+
+
+def command_line(config: pytest.Config) -> str:
+    """The command as the user typed it (``pytest --pyargs conformance --impl=torch``), not the path of the
+    script that ran: reports travel between machines."""
+    program = "python -m pytest" if Path(sys.argv[0]).name == "__main__.py" else "pytest"
+    return shlex.join([*program.split(), *config.invocation_params.args])
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

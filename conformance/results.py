@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from conformance import __version__
+from conformance.paths import display, scrub
 from conformance.repro import reproduction
 
 OUTCOME_ORDER = ("passed", "failed", "xfailed", "xpassed", "unsupported", "skipped")
@@ -31,7 +33,7 @@ def failure_message(
     Scheduler cases (``kind == "scheduler"``) name the scheduler, count epochs from 0 (right after
     construction) and have no dtype or variant.
     """
-    where = f"{param.case} ({session.vectors.directory / session.vectors.case_file[param.case]})"
+    where = f"{param.case} ({display(session.vectors.directory / session.vectors.case_file[param.case])})"
     schedule = case.meta.get("kind") == "scheduler"
     subject, unit = (case.meta["scheduler"], "epoch") if schedule else (case.meta["optimizer"], "step")
     lines = [f"{subject} does not conform: {where}", f"  what it checks: {case.meta['why']}"]
@@ -76,9 +78,12 @@ def environment(session: Any, command: str) -> dict[str, Any]:
         "device_name": platform.processor() or platform.machine(),
         "dtypes": session.dtypes,
         "variants": session.variants or "all supported",
-        "vectors": str(session.vectors.directory),
+        "package_version": __version__,
+        "vectors": display(session.vectors.directory),
+        "vectors_format_version": session.vectors.manifest.get("format_version"),
+        "vectors_manifest_sha256": session.vectors.digest,
         "vectors_torch_version": session.vectors.manifest.get("torch_version"),
-        "known_deviations_file": str(session.deviations_file) if session.deviations_file else None,
+        "known_deviations_file": display(session.deviations_file) if session.deviations_file else None,
         "command": command,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
@@ -117,7 +122,9 @@ def write(session: Any, unmatched: list[Any], command: str) -> list[Path]:
     if getattr(session, "bench", None):
         data["bench"] = session.bench
     out = session.report_dir
-    write_atomic(out / "results.json", json.dumps(data, indent=1, default=_jsonable) + "\n")
+    # Messages can quote paths (a traceback, an adapter's error): none of this machine's reaches the report.
+    text = scrub(json.dumps(data, indent=1, default=_jsonable))
+    write_atomic(out / "results.json", text + "\n")
     # Rendered from the JSON as written, exactly as `optconf report` re-renders it later.
     return [out / "results.json", *write_reports(json.loads((out / "results.json").read_text()), out)]
 

@@ -15,6 +15,7 @@ Every problem is a ``VectorError`` whose message is one line naming the file (an
 from __future__ import annotations
 
 import hashlib
+import importlib.resources
 import io
 import json
 import os
@@ -32,7 +33,8 @@ import numpy as np
 FORMAT_VERSION = 1
 # The torch version whose behaviour the reference specifies.
 TORCH_VERSION = "2.13.0"
-DEFAULT_DIR = Path(__file__).resolve().parent.parent / "vectors"
+# The golden vectors are package data (installed with the wheel); a real directory, as pip installs it.
+DEFAULT_DIR = Path(str(importlib.resources.files("conformance") / "golden"))
 VERIFY_HINT = "run `optconf vectors verify` for details, `optconf vectors generate` to rebuild"
 
 
@@ -123,7 +125,10 @@ class Vectors:
         if not manifest_path.is_file():
             raise VectorError(f"{manifest_path}: missing; {VERIFY_HINT}")
         try:
-            self.manifest = json.loads(manifest_path.read_text())
+            manifest_bytes = manifest_path.read_bytes()
+            # Names the spec a report was made with: two runs with the same digest used the same vectors.
+            self.digest = sha256(manifest_bytes)
+            self.manifest = json.loads(manifest_bytes)
             files = self.manifest["files"]
             version = self.manifest["format_version"]
         except (ValueError, KeyError, TypeError) as e:

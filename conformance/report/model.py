@@ -31,6 +31,7 @@ DETAILED = ("failed", "xpassed", "xfailed")
 HEADER_KEYS = (
     ("candidate", "candidate"),
     ("candidate_version", "candidate version"),
+    ("package_version", "optim-conformance"),
     ("torch", "torch"),
     ("numpy", "numpy"),
     ("python", "python"),
@@ -39,6 +40,9 @@ HEADER_KEYS = (
     ("platform", "platform"),
     ("dtypes", "dtypes"),
     ("variants", "variants"),
+    ("vectors", "vectors"),
+    ("vectors_format_version", "vectors format"),
+    ("vectors_manifest_sha256", "vectors manifest sha256"),
     ("vectors_torch_version", "vectors made with torch"),
     ("known_deviations_file", "known deviations file"),
     ("date", "date"),
