@@ -12,9 +12,17 @@ import importlib
 from importlib.metadata import entry_points
 from typing import Any
 
-from conformance.adapters.base import Adapter, Capabilities, NotSupported
+from conformance.adapters.base import Adapter, Capabilities, ClassDeclaration, NotSupported
 
-__all__ = ["Adapter", "Capabilities", "NotSupported", "UnknownImplementation", "available", "resolve"]
+__all__ = [
+    "Adapter",
+    "Capabilities",
+    "ClassDeclaration",
+    "NotSupported",
+    "UnknownImplementation",
+    "available",
+    "resolve",
+]
 
 ENTRY_POINT_GROUP = "optim_conformance.adapters"
 
