@@ -44,6 +44,14 @@ def _unknown(spec: str, why: str) -> UnknownImplementation:
 
 
 def resolve(spec: str) -> Adapter:
+    """The adapter ``spec`` names, with what its classes declare applied to every call
+    (``conformance.declarations.DeclaredAdapter``: lacked options never reach the candidate)."""
+    from conformance.declarations import DeclaredAdapter
+
+    return DeclaredAdapter(_resolve(spec))
+
+
+def _resolve(spec: str) -> Adapter:
     if spec == "torch":
         from conformance.adapters.torch_adapter import TorchAdapter
 
