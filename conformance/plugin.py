@@ -386,7 +386,8 @@ PACKAGE = Path(__file__).parent.resolve()
 
 def _skip_reason(report: pytest.TestReport) -> str:
     longrepr = report.longrepr
-    return str(longrepr[2]) if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr or "")
+    reason = str(longrepr[2]) if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr or "")
+    return reason.removeprefix("Skipped: ")
 
 
 def _outcome(report: pytest.TestReport, call: pytest.CallInfo[None], param: Param) -> str:
@@ -403,11 +404,7 @@ def _outcome(report: pytest.TestReport, call: pytest.CallInfo[None], param: Para
     if hasattr(report, "wasxfail"):
         return "xfailed" if report.skipped else "passed"
     if report.skipped:
-        return (
-            "unsupported"
-            if param.unsupported or _skip_reason(report).startswith("not supported")
-            else "skipped"
-        )
+        return "unsupported" if _skip_reason(report).startswith("not supported") else "skipped"
     if report.failed and call.excinfo is not None and not call.excinfo.errisinstance(pytest.fail.Exception):
         return "error"
     return report.outcome
@@ -453,8 +450,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         )
         if report.failed and "message" not in record:
             record["message"] = str(report.longrepr)[:4000]
-        if outcome == "unsupported":
-            record["unsupported"] = param.unsupported or _skip_reason(report)
+        if report.skipped:
+            record["unsupported" if outcome == "unsupported" else "skip_reason"] = _skip_reason(report)
         if item.stash.get(RECORDED, False):  # teardown after a failed call: one record per test
             session.records[-1] = record
         else:

@@ -18,10 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from conformance.repro import reproduction
+from conformance.repro import reproduction, vectors_arg
 
 OUTCOME_ORDER = ("passed", "failed", "xfailed", "xpassed", "unsupported", "skipped", "error")
 # The words of pytest's own summary line (``conformance.plugin.PYTEST_WORDS``): every total reads the same.
+# The terminal lists this many "not supported" reasons, most frequent first.
+NOT_SUPPORTED_SHOWN = 8
 OUTCOME_WORDS = {"unsupported": "not supported", "error": "error (of the suite)"}
 
 
@@ -62,7 +64,9 @@ def failure_message(
     lines.append("  reproduce:")
     lines += [
         "    " + line
-        for line in reproduction(session.impl, session.adapter, case, param, check, first).splitlines()
+        for line in reproduction(
+            session.impl, session.adapter, case, param, check, first, vectors_arg(session.vectors.directory)
+        ).splitlines()
     ]
     return "\n".join(lines)
 
@@ -138,6 +142,13 @@ def summary_lines(session: Any) -> list[str]:
     unmatched = [d for d in session.deviations if not d.matched]
     for d in unmatched:
         lines.append(f"known deviation matched no test: {d.test or d.classes or d.options} ({d.upstream})")
+    reasons = Counter(r.get("unsupported") for r in session.records if r["outcome"] == "unsupported")
+    for reason, n in reasons.most_common(NOT_SUPPORTED_SHOWN):
+        lines.append(f"  {n} x {reason}")
+    if len(reasons) > NOT_SUPPORTED_SHOWN:
+        lines.append(
+            f"  ... and {len(reasons) - NOT_SUPPORTED_SHOWN} more reasons (summary.md lists them all)"
+        )
     not_comparable = sum(1 for r in session.records if r.get("notes"))
     if not_comparable:
         lines.append(f"{not_comparable} checks compared params only (their records' notes say why)")
