@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 import refimpl.objectives
+from conformance import scalars
 from conformance.adapters.base import NotSupported
 from conformance.declarations import declaration
 from conformance.metrics import Divergence, running_scales, trajectory_divergence
@@ -254,7 +255,9 @@ def run_trajectory(
             names[-1] += labels
         if t + 1 == case.meta.get("reload_at") and compare_state:
             run = _resumed(adapter, run, case, t + 1, dtype, device, variant)
-    rtol = trajectory_rtol(dtype, steps, case.meta.get("tolerance"))
+    rtol = _scalar_widened(
+        trajectory_rtol(dtype, steps, case.meta.get("tolerance")), adapter, case, dtype, notes, run_trajectory
+    )
     initial = {f"param {i}": p for i, p in enumerate(case.initial())}
     scales = running_scales(names, expected, initial, TINY[dtype]) if running_scale else None
     d = trajectory_divergence(actual, expected, rtol, EPS[dtype], scales)
@@ -380,6 +383,8 @@ def run_single_steps(adapter: Any, case: LoadedCase, dtype: str, device: str, va
         actual.append(_params(run, case, f"after step {k + 1} from the checkpoint"))
         expected.append(case.expected(k + 1))
         rtols.append(single_step_rtol(dtype, case.meta.get("tolerance")))
+    notes: set[str] = set()
+    rtols = _scalar_widened(rtols, adapter, case, dtype, notes, run_single_steps)
     d = trajectory_divergence(actual, expected, rtols, EPS[dtype])
     # The metrics count checkpoints; report the step each one checked instead.
     d.first_bad_step = None if d.first_bad_step is None else checkpoints[d.first_bad_step - 1] + 1
@@ -391,7 +396,21 @@ def run_single_steps(adapter: Any, case: LoadedCase, dtype: str, device: str, va
         time.perf_counter() - start,
         len(actual),
         checked_steps=[k + 1 for k in checkpoints],
+        notes=sorted(notes),
     )
+
+
+def _scalar_widened(
+    rtol: list[float], adapter: Any, case: LoadedCase, dtype: str, notes: set[str], check: Any
+) -> list[float]:
+    """``rtol`` (one per compared step of ``check``) widened as ``conformance.scalars`` derives for a class
+    declaring scalar hyperparameters no finer than ``dtype``; the derivation goes into ``notes``."""
+    scalar_dtype = declaration(adapter, case.meta["optimizer"]).scalar_dtype
+    if not scalars.applies(scalar_dtype, dtype) or not rtol:
+        return rtol
+    extra = scalars.probe(case, scalar_dtype, check)
+    notes.add(scalars.describe(scalar_dtype, extra))
+    return scalars.widened(rtol, extra)
 
 
 def _require_layout(adapter: Any, case: LoadedCase, k: int, declared: Any, where: dict[str, Any]) -> None:
