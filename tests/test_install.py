@@ -180,3 +180,15 @@ def test_installed_plugin_is_inert_in_unrelated_sessions(venv, tmp_path):
     written = listing()  # what pytest and the other plugins of the environment write
     assert session() == without
     assert listing() == written  # no report, nothing written by the suite
+
+
+# An absolute path on a POSIX or Windows machine: what a report made anywhere must not carry.
+ABSOLUTE_PATH = re.compile(r"(?<![\w.:/-])(?:/(?:work|root|home|tmp|usr|opt|var|Users|private)/|[A-Z]:\\\\)")
+
+
+def test_committed_reports_carry_no_absolute_path():
+    reports = [p for p in (ROOT / "reports").rglob("*") if p.is_file() and "latest" not in p.parts]
+    assert reports, "no committed report"
+    for path in reports:
+        found = ABSOLUTE_PATH.findall(path.read_text(errors="replace"))
+        assert not found, f"{path.relative_to(ROOT)} names {found[:3]}"
