@@ -7,6 +7,7 @@ from conformance.plugin import (  # noqa: F401  (pytest finds hooks and fixtures
     pytest_collection_modifyitems,
     pytest_configure,
     pytest_generate_tests,
+    pytest_report_teststatus,
     pytest_runtest_makereport,
     pytest_sessionfinish,
     pytest_terminal_summary,

@@ -20,8 +20,9 @@ import pytest
 from conformance import bench, results
 from conformance.adapters import UnknownImplementation, resolve
 from conformance.adapters.base import NotSupported
-from conformance.known_deviations import KnownDeviationError, load, tolerance_override
-from conformance.runner import CandidateError, LoadedCase, run_single_steps, run_trajectory
+from conformance.declarations import case_options, declaration, lacking
+from conformance.known_deviations import Item, KnownDeviationError, load, tolerance_override
+from conformance.runner import CandidateError, LoadedCase, SuiteError, run_single_steps, run_trajectory
 from conformance.schedules import LoadedSchedule, run_schedule, scheduler_classes
 from conformance.vectors import DEFAULT_DIR, VectorError, Vectors
 
@@ -70,7 +71,7 @@ class Session:
     dtypes: list[str]
     variants: list[str] | None
     deviations: list[Any]
-    tolerances: list[dict[str, Any]]
+    tolerances: list[Any]
     deviations_file: Path | None
     report_dir: Path
     skip_reason: str | None = None
@@ -79,10 +80,15 @@ class Session:
     # --bench: what to time (None without it), and the timings once taken (results.json's "bench").
     bench_config: Any = None
     bench: dict[str, Any] | None = None
+    # torch's own known deviations, for the candidate's classes that are torch's own (``torch:MODULE``
+    # re-exporting them): matched only on tests about such classes.
+    torch_deviations: list[Any] = field(default_factory=list)
+    torch_version: str | None = None
 
 
 SESSION = pytest.StashKey[Session]()
 RECORD = pytest.StashKey[dict[str, Any]]()
+RECORDED = pytest.StashKey[bool]()
 
 
 def _split(values: list[str] | None, default: tuple[str, ...] | None) -> list[str] | None:
@@ -98,6 +104,9 @@ def pytest_configure(config: pytest.Config) -> None:
         vectors = Vectors(config.getoption("--vectors"))
         vectors.check_hashes()
         deviations, tolerances, deviations_file = load(impl, config.getoption("--known-deviations"))
+        borrowed = (
+            load("torch")[0] if impl != "torch" and callable(getattr(adapter, "torch_own", None)) else []
+        )
     except (UnknownImplementation, VectorError, KnownDeviationError, NotSupported) as e:
         raise pytest.UsageError(str(e)) from None
     device = config.getoption("--device")
@@ -112,6 +121,8 @@ def pytest_configure(config: pytest.Config) -> None:
         tolerances=tolerances,
         deviations_file=deviations_file,
         report_dir=Path(config.getoption("--report-dir")),
+        torch_deviations=borrowed,
+        torch_version=_torch_version(),
     )
     try:
         session.bench_config = bench.config_from(config.getoption, device, session.variants)
@@ -129,6 +140,16 @@ def pytest_configure(config: pytest.Config) -> None:
         except ImportError:
             session.skip_reason = "--device cuda: torch is not installed"
     config.stash[SESSION] = session
+
+
+def _torch_version() -> str | None:
+    import importlib.util
+
+    if not importlib.util.find_spec("torch"):
+        return None
+    import torch
+
+    return str(torch.__version__)
 
 
 @dataclass(frozen=True)
@@ -194,6 +215,8 @@ def _unsupported(
         return session.skip_reason
     if name not in capabilities.optimizers:
         return f"not supported: {session.impl} has no {name}"
+    if reason := lacking(session.impl, name, declaration(session.adapter, name), case_options(meta)):
+        return reason
     if dtype not in capabilities.dtypes:
         return f"not supported: {session.impl} does not compute in {dtype}"
     if variant not in offered:
@@ -238,24 +261,39 @@ def param_of(item: pytest.Item) -> Param | None:
     return next((p for p in found if isinstance(p, Param)), None)  # not NOTSET (an empty parametrization)
 
 
+def item_of(session: Session, name: str, param: Param) -> Item:
+    """What known deviations and tolerance overrides are matched against for test ``name``: its id, fields,
+    the classes it is about and the options it sets (vector cases and API checks)."""
+    fields = {"device": param.device, "dtype": param.dtype, "variant": param.variant}
+    meta = session.vectors.describe(param.case) if param.case in session.vectors.case_file else None
+    if meta is None:  # an API check (its optimizer) or a property test (its class)
+        classes = {getattr(param, "optimizer", "") or param.case}
+        options: set[str] = set(getattr(param, "options", ()))
+    elif meta.get("kind") == "scheduler":
+        classes, options = scheduler_classes(meta), set()
+    else:
+        classes, options = {meta["optimizer"]}, case_options(meta)
+    return Item(name, fields, frozenset(classes), frozenset(options), session.torch_version)
+
+
+def _torch_own(session: Session, item: Item) -> bool:
+    """Whether every class the test is about is torch's own class (identity) in the candidate."""
+    own = getattr(session.adapter, "torch_own", None)
+    return bool(item.classes) and own is not None and all(own(c) for c in item.classes)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     session = config.stash.get(SESSION, None)
     if session is None:
         return
-    import importlib.util
-
-    torch_version = None
-    if importlib.util.find_spec("torch"):
-        import torch
-
-        torch_version = torch.__version__
     for item in items:
         param = param_of(item)
         if param is None or param.unsupported:
             continue
-        fields = {"device": param.device, "dtype": param.dtype, "variant": param.variant}
-        for deviation in session.deviations:
-            if deviation.matches(item.name, fields, torch_version):
+        info = item_of(session, item.name, param)
+        borrowed = session.torch_deviations if session.torch_deviations and _torch_own(session, info) else []
+        for deviation in [*session.deviations, *borrowed]:
+            if deviation.matches(info):
                 deviation.matched += 1
                 # Strict (a fixed deviation fails the run until its entry goes), except for the property
                 # layer, whose examples may or may not reach a deviation in a given run.
@@ -267,6 +305,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                     "deviation": {"reason": deviation.reason, "upstream": deviation.upstream}
                 }
                 break
+
+
+def tolerance_of(session: Session, name: str, param: Param) -> dict[str, float]:
+    """The ``[[tolerance]]`` override for test ``name`` (every check kind reads it through here)."""
+    return tolerance_override(session.tolerances, item_of(session, name, param))
 
 
 @pytest.fixture
@@ -284,8 +327,11 @@ def conformance_check(request: pytest.FixtureRequest, conformance_param: Param) 
 
     def run() -> None:
         schedule = check in SCHEDULE_CHECKS
-        case = (LoadedSchedule if schedule else LoadedCase).load(session.vectors, conformance_param.case)
-        if override := tolerance_override(session.tolerances, node.name):
+        try:
+            case = (LoadedSchedule if schedule else LoadedCase).load(session.vectors, conformance_param.case)
+        except VectorError as e:
+            raise SuiteError(f"the vectors are broken, not the candidate: {e}") from None
+        if override := tolerance_of(session, node.name, conformance_param):
             case.meta["tolerance"] = {**case.meta.get("tolerance", {}), **override}
         p = conformance_param
         record.update(
@@ -307,10 +353,12 @@ def conformance_check(request: pytest.FixtureRequest, conformance_param: Param) 
             result = None
         # Outside the except blocks, so the report shows the message, not a chain of tracebacks.
         if "unsupported" in record:
-            pytest.skip(f"not supported: {record['unsupported']}")
+            pytest.skip(not_supported(record["unsupported"]))
         if result is None:
             record["message"] = results.failure_message(session, case, p, check, error=record["error"])
             pytest.fail(record["message"], pytrace=False)
+        if result.notes:
+            record["notes"] = result.notes
         record.update(
             metrics=result.divergence.to_dict(),
             seconds=result.seconds,
@@ -328,29 +376,69 @@ def conformance_check(request: pytest.FixtureRequest, conformance_param: Param) 
     return run
 
 
+def not_supported(reason: str) -> str:
+    """A skip reason that reads "not supported: ..." once."""
+    return reason if reason.startswith("not supported") else f"not supported: {reason}"
+
+
+PACKAGE = Path(__file__).parent.resolve()
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    reason = str(longrepr[2]) if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr or "")
+    return reason.removeprefix("Skipped: ")
+
+
+def _outcome(report: pytest.TestReport, call: pytest.CallInfo[None], param: Param) -> str:
+    """The one outcome of a test, as results.json, summary.md, index.html and pytest's own line count it.
+
+    - a known deviation: "xfailed"; a non-strict xfail that passes (a property run whose examples missed
+      the deviation) is "passed", not a fixed bug (pytest keeps ``wasxfail`` only on a skipped xfail or a
+      non-strict pass; a strict XPASS arrives as a plain failure, and stays one);
+    - a skip whose reason is "not supported: ..." (declared up front or raised by the candidate at run
+      time, ``NotSupported``): "unsupported"; other skips (no CUDA...): "skipped";
+    - a failure raised by anything but the check's own verdict (``pytest.fail``): the suite's "error" (a
+      broken vector, Hypothesis finding no example, a bug of the suite), never the candidate's "failed".
+    """
+    if hasattr(report, "wasxfail"):
+        return "xfailed" if report.skipped else "passed"
+    if report.skipped:
+        return "unsupported" if _skip_reason(report).startswith("not supported") else "skipped"
+    if report.failed and call.excinfo is not None and not call.excinfo.errisinstance(pytest.fail.Exception):
+        return "error"
+    return report.outcome
+
+
+def _param_for(session: Session, item: pytest.Item) -> Param | None:
+    """The item's ``Param``; for a test of this package without one (an API check with no case for the
+    candidate), a stand-in, so that every test of a run is counted in every total."""
+    param = param_of(item)
+    if param is None and Path(str(item.path)).resolve().is_relative_to(PACKAGE):
+        return Param(item.name, "", session.device, "")
+    return param
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
     session = item.config.stash.get(SESSION, None)
-    param = param_of(item)
+    param = _param_for(session, item) if session is not None else None
     if session is None or param is None:
         return report
-    if report.when == "call" or (report.when == "setup" and report.skipped):
+    if report.when == "call" or (report.when != "call" and report.outcome != "passed"):
         record = item.stash.setdefault(RECORD, {})
-        outcome = report.outcome
-        if hasattr(report, "wasxfail"):
-            # pytest keeps ``wasxfail`` only on a skipped xfail or a *non-strict* pass; a strict XPASS arrives
-            # as a plain failure. A non-strict pass (a property run whose examples missed the deviation) is a
-            # pass, not a fixed bug.
-            outcome = "xfailed" if report.skipped else "passed"
-        elif report.skipped and param.unsupported:
-            outcome = "unsupported"
+        outcome = _outcome(report, call, param)
+        report.conformance_outcome = outcome  # type: ignore[attr-defined]  (pytest_report_teststatus)
         record.setdefault("case", param.case)
         meta = session.vectors.describe(param.case) if param.case in session.vectors.case_file else {}
-        # The algorithm the record is about: a scheduler case's scheduler (its optimizer only drives it).
+        # The algorithm the record is about: a scheduler case's scheduler (its optimizer only drives it), an
+        # API check's optimizer, a property test's class.
         subject = "scheduler" if meta.get("kind") == "scheduler" else "optimizer"
         if subject in meta:
             record.setdefault(subject, meta[subject])
+        if getattr(param, "optimizer", ""):
+            record.setdefault("optimizer", param.optimizer)
         record.update(
             test=item.name,
             nodeid=item.nodeid,
@@ -362,10 +450,29 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         )
         if report.failed and "message" not in record:
             record["message"] = str(report.longrepr)[:4000]
-        if param.unsupported:
-            record["unsupported"] = param.unsupported
-        session.records.append(record)
+        if report.skipped:
+            record["unsupported" if outcome == "unsupported" else "skip_reason"] = _skip_reason(report)
+        if item.stash.get(RECORDED, False):  # teardown after a failed call: one record per test
+            session.records[-1] = record
+        else:
+            session.records.append(record)
+            item.stash[RECORDED] = True
     return report
+
+
+# The words pytest's own summary line uses for each outcome, so that it and the reports agree.
+PYTEST_WORDS = {
+    "passed": ("passed", ".", "PASSED"),
+    "unsupported": ("not supported", "s", "NOT SUPPORTED"),
+    "error": ("error", "E", "ERROR"),
+}
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
+    """pytest's line counts what the reports count: "not supported", suite errors, and a non-strict xfail
+    that passed as a pass."""
+    outcome = getattr(report, "conformance_outcome", None)
+    return PYTEST_WORDS.get(outcome) if outcome else None
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -18,9 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from conformance.repro import reproduction
+from conformance.repro import reproduction, vectors_arg
 
-OUTCOME_ORDER = ("passed", "failed", "xfailed", "xpassed", "unsupported", "skipped")
+OUTCOME_ORDER = ("passed", "failed", "xfailed", "xpassed", "unsupported", "skipped", "error")
+# The words of pytest's own summary line (``conformance.plugin.PYTEST_WORDS``): every total reads the same.
+# The terminal lists this many "not supported" reasons, most frequent first.
+NOT_SUPPORTED_SHOWN = 8
+OUTCOME_WORDS = {"unsupported": "not supported", "error": "error (of the suite)"}
 
 
 def failure_message(
@@ -56,11 +60,13 @@ def failure_message(
             f"max {d.max_ulp:.3g} ULPs of {param.dtype or 'float64'}"
             + (", NON-FINITE values" if d.non_finite else "")
         )
-        lines += [f"  {line}" for line in result.details]
+        lines += [f"  {line}" for line in [*result.details, *result.notes]]
     lines.append("  reproduce:")
     lines += [
         "    " + line
-        for line in reproduction(session.impl, session.adapter, case, param, check, first).splitlines()
+        for line in reproduction(
+            session.impl, session.adapter, case, param, check, first, vectors_arg(session.vectors.directory)
+        ).splitlines()
     ]
     return "\n".join(lines)
 
@@ -131,11 +137,21 @@ def _jsonable(value: Any) -> Any:
 def summary_lines(session: Any) -> list[str]:
     counts = Counter(r["outcome"] for r in session.records)
     total = sum(counts.values())
-    parts = [f"{counts[o]} {o}" for o in OUTCOME_ORDER if counts[o]]
+    parts = [f"{counts[o]} {OUTCOME_WORDS.get(o, o)}" for o in OUTCOME_ORDER if counts[o]]
     lines = [f"optim-conformance: {session.impl}: {', '.join(parts)} (of {total} checks)"]
     unmatched = [d for d in session.deviations if not d.matched]
     for d in unmatched:
-        lines.append(f"known deviation matched no test: {d.test} ({d.upstream})")
+        lines.append(f"known deviation matched no test: {d.test or d.classes or d.options} ({d.upstream})")
+    reasons = Counter(r.get("unsupported") for r in session.records if r["outcome"] == "unsupported")
+    for reason, n in reasons.most_common(NOT_SUPPORTED_SHOWN):
+        lines.append(f"  {n} x {reason}")
+    if len(reasons) > NOT_SUPPORTED_SHOWN:
+        lines.append(
+            f"  ... and {len(reasons) - NOT_SUPPORTED_SHOWN} more reasons (summary.md lists them all)"
+        )
+    not_comparable = sum(1 for r in session.records if r.get("notes"))
+    if not_comparable:
+        lines.append(f"{not_comparable} checks compared params only (their records' notes say why)")
     if getattr(session, "bench", None):
         from conformance.report.speed import speed_lines
 

@@ -9,9 +9,13 @@ Two checks per optimizer case:
   state into a fresh candidate optimizer, apply one step, compare. Accumulated rounding can neither hide a
   bug nor fake one, and the failing step is pinned exactly.
 
-Any exception from the candidate, a NaN where the reference has a number, or a wrong shape, becomes a
-``CandidateError`` whose message says what happened and at which step; the harness reports it as a failure
-of that case and goes on.
+Any exception from the candidate (its constructor included), a NaN where the reference has a number, or a
+wrong shape, becomes a ``CandidateError`` whose message says what happened and at which step; the harness
+reports it as a failure of that case and goes on.
+
+The optimizer state is compared as ``conformance.state`` says: in torch's layout or through the class's
+declared key map, and where the candidate keeps it otherwise the check says "state: not comparable" in its
+``notes`` and judges the params alone.
 """
 
 from __future__ import annotations
@@ -24,7 +28,16 @@ import numpy as np
 
 import refimpl.objectives
 from conformance.adapters.base import NotSupported
+from conformance.declarations import declaration
 from conformance.metrics import Divergence, running_scales, trajectory_divergence
+from conformance.state import (
+    NOT_COMPARABLE,
+    as_candidate,
+    as_torch,
+    compared_keys,
+    layout_problem,
+    missing_note,
+)
 from conformance.tolerances import EPS, TINY, single_step_rtol, trajectory_rtol
 from conformance.vectors import Vectors
 from refimpl.optim import SparseGrad
@@ -35,6 +48,11 @@ TUPLE_OPTIONS = {"betas", "etas", "step_sizes", "eps", "ns_coefficients"}
 
 class CandidateError(Exception):
     """The candidate raised, or returned something unusable (wrong shape, wrong count)."""
+
+
+class SuiteError(Exception):
+    """The suite itself could not check (a broken vector, a search that found no example to run): reported
+    as the suite's error, never as the candidate's failure."""
 
 
 @dataclass
@@ -129,6 +147,8 @@ class CheckResult:
     checked_steps: list[int] = field(default_factory=list)
     # Lines the failure message adds after the metrics (a scheduler check: the values at the first bad epoch).
     details: list[str] = field(default_factory=list)
+    # What the check could not look at, said in every record (e.g. "state: not comparable ...").
+    notes: list[str] = field(default_factory=list)
 
     def per_step(self) -> dict[str, list[float]]:
         """Error and tolerance after each checked step, to 3 significant digits (a plot needs no more), for
@@ -148,6 +168,19 @@ def _call(what: str, func: Any, *args: Any) -> Any:
         raise
     except Exception as e:  # any failure of the candidate is reported, with where it happened
         raise CandidateError(f"{what}: candidate raised {type(e).__name__}: {e}".splitlines()[0]) from e
+
+
+def _build(adapter: Any, case: LoadedCase, params: list[np.ndarray], when: str, **where: Any) -> Any:
+    """The candidate's optimizer for ``case`` over ``params``; what its constructor raises is the
+    candidate's failure (``NotSupported`` stays "not supported")."""
+    return _call(
+        f"building {case.meta['optimizer']}({_options(case.hyper)}) {when}",
+        lambda: adapter.make_optimizer(case.meta["optimizer"], case.groups(params), case.hyper, **where),
+    )
+
+
+def _options(hyper: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in hyper.items())
 
 
 def _params(run: Any, case: LoadedCase, when: str) -> list[np.ndarray]:
@@ -173,6 +206,22 @@ def _objective_closure(case: LoadedCase) -> Any:
     return closure
 
 
+def _set_changes(run: Any, case: LoadedCase, t: int) -> None:
+    """The case's hyperparameter changes before step ``t + 1``."""
+    for group, key, value in case.changes(t):
+        where = f"setting param_groups[{group}][{key!r}] before step {t + 1}"
+        _call(where, run.set_hyperparameter, group, key, value)
+
+
+def _step(run: Any, case: LoadedCase, t: int, closure: Any) -> None:
+    """Step ``t + 1`` of the case: its stored gradients, or its objective at the candidate's params."""
+    if case.meta["optimizer"] == "LBFGS":
+        _call(f"step {t + 1}", run.step_closure, closure)
+    else:
+        grads = closure(_params(run, case, f"before step {t + 1}"))[1] if closure else case.gradients(t)
+        _call(f"step {t + 1}", run.step, grads)
+
+
 def run_trajectory(
     adapter: Any, case: LoadedCase, dtype: str, device: str, variant: str, running_scale: bool = False
 ) -> CheckResult:
@@ -180,36 +229,26 @@ def run_trajectory(
     it has had so far (``conformance.metrics.running_scales``), for examples whose steps may cancel."""
     name, steps = case.meta["optimizer"], case.meta["steps"]
     start = time.perf_counter()
-    run = adapter.make_optimizer(
-        name, case.groups(case.initial()), case.hyper, dtype=dtype, device=device, variant=variant
-    )
+    run = _build(adapter, case, case.initial(), "", dtype=dtype, device=device, variant=variant)
     closure = _objective_closure(case) if case.meta["objective"] else None
     actual: list[list[np.ndarray]] = []
     expected: list[list[np.ndarray]] = []
     names: list[list[str]] = []
     step_seconds: list[float] = []
     compare_state = "state_dict" in adapter.capabilities().features
+    notes: set[str] = set()
+    if not compare_state:
+        notes.add(f"{NOT_COMPARABLE} (the candidate does not declare the 'state_dict' feature)")
     for t in range(steps):
-        for group, key, value in case.changes(t):
-            _call(
-                f"setting param_groups[{group}][{key!r}] before step {t + 1}",
-                run.set_hyperparameter,
-                group,
-                key,
-                value,
-            )
+        _set_changes(run, case, t)
         tick = time.perf_counter()
-        if name == "LBFGS":
-            _call(f"step {t + 1}", run.step_closure, closure)
-        else:
-            grads = closure(_params(run, case, f"before step {t + 1}"))[1] if closure else case.gradients(t)
-            _call(f"step {t + 1}", run.step, grads)
+        _step(run, case, t, closure)
         step_seconds.append(time.perf_counter() - tick)
         actual.append(_params(run, case, f"after step {t + 1}"))
         expected.append(case.expected(t + 1))
         names.append([f"param {i}" for i in range(case.n_params)])
         if t + 1 in case.meta["checkpoints"] and compare_state:
-            labels, got, want = _state_pairs(run, case, t + 1)
+            labels, got, want = _state_pairs(run, case, t + 1, notes, declaration(adapter, name))
             actual[-1] += got
             expected[-1] += want
             names[-1] += labels
@@ -226,6 +265,7 @@ def run_trajectory(
         time.perf_counter() - start,
         steps,
         step_seconds,
+        notes=sorted(notes),
     )
 
 
@@ -234,43 +274,51 @@ def _resumed(adapter: Any, run: Any, case: LoadedCase, k: int, dtype: str, devic
     current params, the state dict loaded. The rest of the trajectory must be the uninterrupted one's."""
     saved = _call(f"saving the state dict after step {k}", run.state_dict)
     params = _params(run, case, f"after step {k}")
-    fresh = _call(
-        f"building a fresh optimizer after step {k}",
-        lambda: adapter.make_optimizer(
-            case.meta["optimizer"],
-            case.groups(params),
-            case.hyper,
-            dtype=dtype,
-            device=device,
-            variant=variant,
-        ),
+    fresh = _build(
+        adapter, case, params, f"afresh after step {k}", dtype=dtype, device=device, variant=variant
     )
     _call(f"loading the state dict saved after step {k}", fresh.load_state_dict, saved)
     return fresh
 
 
-def _state_pairs(run: Any, case: LoadedCase, k: int) -> tuple[list[str], list[np.ndarray], list[np.ndarray]]:
+def _state_pairs(
+    run: Any, case: LoadedCase, k: int, notes: set[str], declared: Any
+) -> tuple[list[str], list[np.ndarray], list[np.ndarray]]:
     """The candidate's optimizer state after step ``k`` next to the reference's, entry by entry, with each
     entry's name (``state[0]['exp_avg']``, ``state[0]['old_dirs'][2]``).
 
     Compared alongside the params, so state that never feeds back into the params (ASGD's average ``ax``)
-    is checked too, and a wrong state is caught at the checkpoint where it first shows.
+    is checked too, and a wrong state is caught at the checkpoint where it first shows. Keys the candidate
+    does not keep in torch's layout (or under its declared names) are left out and named in ``notes``.
     """
-    state = _call(f"reading the optimizer state after step {k}", run.state_dict)["state"]
+    try:
+        state = _call(f"reading the optimizer state after step {k}", run.state_dict)["state"]
+    except NotSupported as e:
+        notes.add(f"{NOT_COMPARABLE} (the candidate's state_dict: {e})")
+        return [], [], []
     reference = case.state_dict(k)["state"]
-    # torch makes a param's state at its first gradient, never for a param without one (an empty entry, or
-    # one of None values, is no state: torch's SGD without momentum leaves such entries)
-    extra = sorted(
-        i for i, s in state.items() if i not in reference and any(v is not None for v in s.values())
-    )
-    if extra:
-        raise CandidateError(f"after step {k}: params {extra} have state but have had no gradient")
+    if declared.state_keys is None:
+        # torch makes a param's state at its first gradient, never for a param without one (an empty
+        # entry, or one of None values, is no state: torch's SGD without momentum leaves such entries)
+        extra = sorted(
+            i for i, s in state.items() if i not in reference and any(v is not None for v in s.values())
+        )
+        if extra:
+            raise CandidateError(f"after step {k}: params {extra} have state but have had no gradient")
+    state = as_torch(state, declared)
     labels: list[str] = []
     got, want = [], []
+    missing: dict[str, set[Any]] = {}
+    held: set[str] = set()
     for index, entries in reference.items():
+        wanted = compared_keys(declared, set(entries))
+        held |= wanted
         for key, value in entries.items():
+            if key not in wanted:
+                continue
             if index not in state or key not in state[index]:
-                raise CandidateError(f"after step {k}: the state of param {index} has no {key!r}")
+                missing.setdefault(key, set()).add(index)
+                continue
             mine = state[index][key]
             if isinstance(value, list):
                 if len(mine) != len(value):
@@ -304,6 +352,10 @@ def _state_pairs(run: Any, case: LoadedCase, k: int) -> tuple[list[str], list[np
                 labels.append(f"state[{index}][{key!r}]")
                 got.append(np.asarray(mine))
                 want.append(np.asarray(value))
+    if declared.state_keys is not None and not declared.state_keys:
+        notes.add(f"{NOT_COMPARABLE} (the candidate declares an empty state-key map)")
+    elif missing:
+        notes.add(missing_note(missing, {key for s in reference.values() for key in s}, held))
     return labels, got, want
 
 
@@ -313,21 +365,18 @@ def run_single_steps(adapter: Any, case: LoadedCase, dtype: str, device: str, va
     start = time.perf_counter()
     actual, expected, rtols = [], [], []
     checkpoints = [k for k in case.meta["checkpoints"] if k < case.meta["steps"]]
+    declared = declaration(adapter, name)
+    where = {"dtype": dtype, "device": device, "variant": variant}
+    if checkpoints:
+        _require_layout(adapter, case, checkpoints[0], declared, where)
     for k in checkpoints:
-        run = adapter.make_optimizer(
-            name, case.groups(case.expected(k)), case.hyper, dtype=dtype, device=device, variant=variant
-        )
-        _call(
-            f"loading the state after step {k}",
-            run.load_state_dict,
-            _state_in_dtype(case.state_dict(k), dtype),
-        )
-        for group, key, value in case.changes(k):
-            _call(f"setting param_groups[{group}][{key!r}]", run.set_hyperparameter, group, key, value)
-        if name == "LBFGS":
-            _call(f"step {k + 1} from the checkpoint", run.step_closure, _objective_closure(case))
-        else:
-            _call(f"step {k + 1} from the checkpoint", run.step, case.gradients(k))
+        run = _build(adapter, case, case.expected(k), f"over the params after step {k}", **where)
+        reference = _state_in_dtype(case.state_dict(k), dtype)
+        reference["state"] = as_candidate(reference["state"], declared)
+        _call(f"loading the state after step {k}", run.load_state_dict, reference)
+        _set_changes(run, case, k)
+        # From a checkpoint, the stored gradients (LBFGS: its objective, at the loaded params).
+        _step(run, case, k, _objective_closure(case) if name == "LBFGS" else None)
         actual.append(_params(run, case, f"after step {k + 1} from the checkpoint"))
         expected.append(case.expected(k + 1))
         rtols.append(single_step_rtol(dtype, case.meta.get("tolerance")))
@@ -343,6 +392,23 @@ def run_single_steps(adapter: Any, case: LoadedCase, dtype: str, device: str, va
         len(actual),
         checked_steps=[k + 1 for k in checkpoints],
     )
+
+
+def _require_layout(adapter: Any, case: LoadedCase, k: int, declared: Any, where: dict[str, Any]) -> None:
+    """Teacher forcing loads the reference's state: ``NotSupported`` ("state: not comparable") unless the
+    candidate keeps the state it is held to under the names it is loaded with. Probed by running the case
+    to checkpoint ``k`` and reading the candidate's own state there."""
+    if declared.state_keys is not None and not declared.state_keys:
+        raise NotSupported(f"{NOT_COMPARABLE} (the candidate declares an empty state-key map)")
+    run = _build(adapter, case, case.initial(), "", **where)
+    closure = _objective_closure(case) if case.meta["objective"] else None
+    for t in range(k):
+        _set_changes(run, case, t)
+        _step(run, case, t, closure)
+    state = _call(f"reading the optimizer state after step {k}", run.state_dict)["state"]
+    problem = layout_problem(state, case.state_dict(k)["state"], declared)
+    if problem:
+        raise NotSupported(problem)
 
 
 def _state_in_dtype(state_dict: dict[str, Any], dtype: str) -> dict[str, Any]:

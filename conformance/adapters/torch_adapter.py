@@ -4,6 +4,16 @@
 library, or one of the project's mutants) through the same code. Variants are torch's implementation
 switches: ``forloop`` (``foreach=False``), ``foreach`` (``foreach=True``) and ``fused`` (``fused=True``), each
 offered only where the class has the switch and the device supports it.
+
+Whose class is tested: the module's own classes always win. A scheduler name is looked up in the module
+and in its ``lr_scheduler`` attribute, and a class of the module's own beats torch's (a module that merely
+does ``from torch.optim import lr_scheduler`` for base classes still has its own classes tested). A class
+that *is* torch's own (re-exported) is recognised by identity (``torch_own``): it is tested too, and
+carries torch's known deviations.
+
+What a class lacks is derived from its constructor's signature (``conformance.declarations``); a module can
+declare more per class in a module-level ``OPTIM_CONFORMANCE`` dict (class name -> ``ClassDeclaration`` or
+its fields as a dict), and a subclass of ``TorchAdapter`` can pass ``declarations`` to the constructor.
 """
 
 from __future__ import annotations
@@ -14,8 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from conformance.adapters.base import Capabilities, Closure, NotSupported
+from conformance.adapters.base import Capabilities, ClassDeclaration, Closure, NotSupported
 from conformance.adapters.sched import ApiSchedulerRun
+from conformance.declarations import derived_lacks
 from refimpl.lr_scheduler import MODULES as SCHEDULER_MODULES
 from refimpl.optim import MODULES as OPTIMIZERS
 from refimpl.optim import SparseGrad
@@ -135,15 +146,49 @@ def to_numpy(value: Any) -> Any:
     return value
 
 
+def torch_own(cls: Any) -> bool:
+    """Whether ``cls`` is torch's own optimizer or scheduler class (identity, not name)."""
+    name = getattr(cls, "__name__", "")
+    return torch is not None and any(
+        getattr(source, name, None) is cls for source in (torch.optim, torch.optim.lr_scheduler)
+    )
+
+
+def _declaration(value: Any) -> ClassDeclaration:
+    if isinstance(value, ClassDeclaration):
+        return value
+    fields = dict(value)
+    if "lacks" in fields:
+        fields["lacks"] = frozenset(fields["lacks"])
+    return ClassDeclaration(**fields)
+
+
 class TorchAdapter:
     """torch.optim (``module=None``) or a torch.optim-compatible module (``torch:MODULE``)."""
 
-    def __init__(self, module: str | None = None) -> None:
+    def __init__(
+        self, module: str | None = None, declarations: dict[str, ClassDeclaration] | None = None
+    ) -> None:
         if torch is None:
             raise NotSupported("torch is not installed: pip install 'optim-conformance[torch]'")
         self.module_name = module or "torch.optim"
         self.module = importlib.import_module(self.module_name)
         self.name = "torch" if module is None else f"torch:{module}"
+        declared = getattr(self.module, "OPTIM_CONFORMANCE", None) or {}
+        self.declared = {n: _declaration(d) for n, d in {**declared, **(declarations or {})}.items()}
+
+    def declarations(self) -> dict[str, ClassDeclaration]:
+        """Per class: the options its signature lacks, with what the module or the adapter declares."""
+        out = {}
+        for name, cls in self.classes().items():
+            derived = ClassDeclaration(lacks=derived_lacks(name, cls))
+            out[name] = derived.merged(self.declared[name]) if name in self.declared else derived
+        return out
+
+    def torch_own(self, name: str) -> bool:
+        """Whether the class tested under ``name`` (optimizer or scheduler) is torch's own."""
+        cls = self.classes().get(name) or self.scheduler_classes().get(name)
+        return cls is not None and torch_own(cls)
 
     def version(self) -> str:
         own = getattr(self.module, "__version__", None)
@@ -159,10 +204,23 @@ class TorchAdapter:
         return sorted(set(OPTIMIZERS) - set(self.classes()))
 
     def scheduler_classes(self) -> dict[str, type]:
-        """The module's schedulers: those of its ``lr_scheduler`` submodule (as ``torch.optim`` has it), else
-        its own classes with torch's scheduler names."""
-        source = getattr(self.module, "lr_scheduler", self.module)
-        return {n: getattr(source, n) for n in SCHEDULERS if inspect.isclass(getattr(source, n, None))}
+        """The module's schedulers: its classes with torch's scheduler names and those of its
+        ``lr_scheduler`` attribute (as ``torch.optim`` has it); where both have one, the candidate's own
+        class beats torch's (see the module docstring)."""
+        sources = [self.module]
+        if inspect.ismodule(getattr(self.module, "lr_scheduler", None)):
+            sources.append(self.module.lr_scheduler)
+        out = {}
+        for name in SCHEDULERS:
+            found = [getattr(s, name) for s in sources if inspect.isclass(getattr(s, name, None))]
+            if found:
+                out[name] = next((c for c in found if not torch_own(c)), found[0])
+        return out
+
+    def scheduler_path(self, name: str) -> str:
+        """``package.module.Class`` of the scheduler tested under ``name``, for reproductions."""
+        cls = self.scheduler_classes()[name]
+        return f"{cls.__module__}.{cls.__qualname__}"
 
     def variants_of(self, name: str, device: str) -> tuple[str, ...]:
         cls = self.classes()[name]
@@ -184,6 +242,7 @@ class TorchAdapter:
             dtypes=frozenset(DTYPES),
             variants=devices,
             features=frozenset({"state_dict", "sparse", "complex", "torch_api"}),
+            declarations=self.declarations(),
         )
 
     def unsupported(self, meta: dict[str, Any], dtype: str, device: str, variant: str) -> str | None:

@@ -150,10 +150,12 @@ class Twin:
             got, want = self.params()
             self.ctx.expect_params(got, want, headline, f"after step {self.t}", run=self.label)
 
-    def check_state(self, headline: str) -> None:
-        """The candidate's state dict equals the reference's: same params with state, same keys, values
-        within the tolerance, same param groups."""
+    def check_state(self, headline: str, *, strict: bool = False) -> None:
+        """The candidate's state dict equals the reference's: values within the tolerance, same param
+        groups; ``strict``: the layout too (same params with state, every key; see
+        ``compare.state_dicts``)."""
         if not self.stopped:
             got, want = self.candidate.state_dict(), self.reference.state_dict()
             # The variant's switches (foreach=False...) are in the candidate's groups, not the reference's.
-            self.ctx.expect(compare.state_dicts(got, want, self.ctx.rtol, SWITCHES), headline)
+            problems = compare.state_dicts(got, want, self.ctx.rtol, SWITCHES, self.ctx.declared, strict)
+            self.ctx.expect(problems, headline)

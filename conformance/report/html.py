@@ -78,6 +78,7 @@ def render_html(data: dict[str, Any]) -> str:
             candidate=str(env.get("candidate", "?")),
             header=model.header(env),
             labels=model.LABELS,
+            total_labels=model.TOTAL_LABELS,
             outcomes=model.OUTCOMES,
             total=model.totals(records),
             matrices=model.matrices(records),

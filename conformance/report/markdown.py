@@ -32,14 +32,14 @@ def render_markdown(data: dict[str, Any]) -> str:
     lines += ["", "## Totals", ""]
     lines.append(
         _table(
-            [[model.LABELS[o], total.counts[o]] for o in model.OUTCOMES] + [["total", total.total]],
+            [[model.TOTAL_LABELS[o], total.counts[o]] for o in model.OUTCOMES] + [["total", total.total]],
             ["outcome", "checks"],
         )
     )
     lines += ["", "## Matrix", "", "Each cell: outcomes / checks run (worst norm-wise relative error)."]
     for m in model.matrices(records):
         lines += ["", f"### {m.title}", "", _matrix(m)]
-    failures = [d for d in model.details(data) if d.outcome in ("failed", "xpassed")]
+    failures = [d for d in model.details(data) if d.outcome in ("failed", "error", "xpassed")]
     if failures:
         lines += ["", "## Failures", ""]
         for d in failures:

@@ -15,7 +15,7 @@ from typing import Any
 
 # results.json versions this code reads; a newer harness that changes the format bumps the number.
 SUPPORTED_FORMATS = (1,)
-OUTCOMES = ("passed", "failed", "xfailed", "xpassed", "unsupported", "skipped")
+OUTCOMES = ("passed", "failed", "xfailed", "xpassed", "unsupported", "skipped", "error")
 LABELS = {
     "passed": "pass",
     "failed": "FAIL",
@@ -23,11 +23,24 @@ LABELS = {
     "xpassed": "XPASS",
     "unsupported": "n/s",
     "skipped": "skipped",
+    "error": "suite error",
+}
+# The totals' words: those of pytest's own summary line (``conformance.plugin.PYTEST_WORDS``), so the
+# terminal, summary.md and index.html give one set of totals.
+TOTAL_LABELS = {
+    "passed": "passed",
+    "failed": "failed",
+    "xfailed": "xfailed (known deviation)",
+    "xpassed": "xpassed",
+    "unsupported": "not supported",
+    "skipped": "skipped",
+    "error": "error (of the suite, not the candidate)",
 }
 # The cell's colour: the worst outcome in it, in this order of severity.
-SEVERITY = ("failed", "xpassed", "xfailed", "skipped", "passed", "unsupported")
-# Outcomes that get a section of their own: failures, known deviations that now pass, known deviations.
-DETAILED = ("failed", "xpassed", "xfailed")
+SEVERITY = ("failed", "error", "xpassed", "xfailed", "skipped", "passed", "unsupported")
+# Outcomes that get a section of their own: failures, suite errors, known deviations that now pass, known
+# deviations.
+DETAILED = ("failed", "error", "xpassed", "xfailed")
 HEADER_KEYS = (
     ("candidate", "candidate"),
     ("candidate_version", "candidate version"),
@@ -84,8 +97,8 @@ def check_results(data: Any, where: str) -> dict[str, Any]:
 
 def outcome(record: dict[str, Any]) -> str:
     """The record's outcome, with a "not supported" found only at run time counted as such."""
-    if record["outcome"] == "skipped" and record.get("unsupported"):
-        return "unsupported"
+    if record["outcome"] == "skipped" and str(record.get("unsupported", "")).startswith("not supported"):
+        return "unsupported"  # results.json of an older harness
     return record["outcome"]
 
 

@@ -7,22 +7,34 @@ Part of the API checks (``conformance/api``); see ``conformance/test_api/conftes
 
 from __future__ import annotations
 
+from typing import Any
+
 import refimpl.optim
 from conformance.api import compare, derive
 from conformance.api import torch_side as ts
-from conformance.api.cases import TORCH_API, ApiCase, check, closure_driven
+from conformance.api.cases import ApiCase, check, closure_driven
 from conformance.api.context import ApiContext
 from conformance.api.twin import Twin
 
 
-@check(needs=TORCH_API, details=lambda name, session: derive.invalid_calls(name))
+def _construct(api: ApiContext, param: Any, kwargs: dict[str, Any]) -> Any:
+    """The candidate's constructor on one param: its own class for a torch-API candidate, else the
+    adapter's ``make_optimizer``."""
+    if "torch_api" in api.features:
+        return api.cls([ts.tensor(api, param, requires_grad=True)], **kwargs)
+    return api.make([{"params": [param.copy()]}], kwargs)
+
+
+@check(validation=True, details=lambda name, session: derive.invalid_calls(name), uses=lambda kwargs: kwargs)
 def test_invalid_argument(api: ApiContext, api_case: ApiCase) -> None:
-    """An invalid constructor argument raises the reference's exception, type and message (torch's)."""
+    """An invalid constructor argument is refused as the reference refuses it: with its exception, type and
+    message (torch's), for a torch-API candidate; with any exception for another adapter. A class that
+    declares it validates nothing is not supported here, and is judged on valid arguments everywhere else."""
     kwargs, param = api_case.payload, api.setup.initial()[0]
     api.script.add(f"{api.name}([p], **{kwargs!r})")
     raised_both = api.same_outcome(
         f"{api.name}(params, **{kwargs!r})",
-        lambda: api.cls([ts.tensor(api, param, requires_grad=True)], **kwargs),
+        lambda: _construct(api, param, kwargs),
         lambda: getattr(refimpl.optim, api.name)([param.copy()], **kwargs),
     )
     if not raised_both:

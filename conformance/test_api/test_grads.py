@@ -46,7 +46,12 @@ def weight_decays(name: str, session: Any) -> list[tuple[str, Any]]:
     return [("no_wd", 0.0), ("wd", derive.overrides(name)["weight_decay"])]
 
 
-@check(per_variant=True, details=weight_decays, applies=steps_on_gradients)
+@check(
+    per_variant=True,
+    details=weight_decays,
+    applies=steps_on_gradients,
+    uses=lambda decay: {"weight_decay"} if decay else (),
+)
 def test_zero_gradients(api: ApiContext, api_case: ApiCase) -> None:
     """All-zero gradients, before and after a real step, with and without weight decay: the reference's
     update (without weight decay most optimizers do not move; with it, the decay alone moves the params)."""

@@ -20,7 +20,8 @@ STATE = ("state_dict",)
 @check(per_variant=True, needs=STATE)
 def test_state_dict_structure(api: ApiContext) -> None:
     """state_dict() has torch's layout: state by param index (none for a param without gradient), the
-    reference's state keys and values, param groups with param indices and every hyperparameter."""
+    reference's state keys (or those of the class's declared key map) and values, param groups with param
+    indices and every hyperparameter the class has."""
     initial = api.setup.initial()
     twin = Twin(api, api.setup.groups(initial))
     for t in range(2):
@@ -28,7 +29,7 @@ def test_state_dict_structure(api: ApiContext) -> None:
         if grads is not None:
             grads[-1] = None
         twin.step(grads)
-    twin.check_state("state_dict() is not the reference's")
+    twin.check_state("state_dict() is not the reference's", strict=True)
 
 
 def check_resume(
