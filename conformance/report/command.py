@@ -57,7 +57,10 @@ def run_report(args: argparse.Namespace) -> int:
     if args.matrix:
         return _matrix(args)
     if bool(args.diff) == bool(args.results):
-        print("optconf report: give either RESULTS.json, --diff A.json B.json or --matrix RESULTS.json...", file=sys.stderr)
+        print(
+            "optconf report: give either RESULTS.json, --diff A.json B.json or --matrix RESULTS.json...",
+            file=sys.stderr,
+        )
         return 2
     if args.factor <= 1 or args.speed_factor <= 1:
         print("optconf report: --factor and --speed-factor must be greater than 1", file=sys.stderr)
@@ -88,7 +91,7 @@ def _matrix(args: argparse.Namespace) -> int:
     from conformance.report.matrix import write_matrix
 
     if args.results or args.diff:
-        print("optconf report: --matrix takes the results files itself; give no other RESULTS.json", file=sys.stderr)
+        print("optconf report: --matrix takes the results files itself; give no RESULTS.json", file=sys.stderr)
         return 2
     try:
         paths = write_matrix(args.matrix, Path(args.out) if args.out else None)

@@ -38,7 +38,11 @@ def rows() -> list[tuple[str, list[str]]]:
     import refimpl.optim
 
     schedulers = [n for n in refimpl.lr_scheduler.MODULES if n != "LRScheduler"]
-    return [("Optimizers", list(refimpl.optim.MODULES)), ("LR schedulers", schedulers), ("swa_utils", list(SWA_PIECES))]
+    return [
+        ("Optimizers", list(refimpl.optim.MODULES)),
+        ("LR schedulers", schedulers),
+        ("swa_utils", list(SWA_PIECES)),
+    ]
 
 
 @dataclass
@@ -139,8 +143,11 @@ def cell(column: Column, name: str, out: Path) -> MatrixCell:
     counts = Counter(outcome(r) for r in records)
     if counts["failed"] or counts["xpassed"]:
         n = counts["failed"] + counts["xpassed"]
-        return MatrixCell("fails", f"FAILS: {n} unexplained failure(s) of {len(records)} checks",
-                          [("report", _rel(column.report / "index.html", out))])
+        return MatrixCell(
+            "fails",
+            f"FAILS: {n} unexplained failure(s) of {len(records)} checks",
+            [("report", _rel(column.report / "index.html", out))],
+        )
     if counts["xfailed"]:
         reasons = Counter(
             (r["deviation"]["reason"], r["deviation"].get("upstream", ""))
@@ -159,21 +166,28 @@ def cell(column: Column, name: str, out: Path) -> MatrixCell:
             lines.append(_first_sentence(reason))
         more = f" (+{len(lines) - 1} more)" if len(lines) > 1 else ""
         ran = counts["passed"] + counts["xfailed"]
-        return MatrixCell("differs", f"differs in {counts['xfailed']} of {ran} checks: {lines[0]}{more}", links)
+        return MatrixCell(
+            "differs", f"differs in {counts['xfailed']} of {ran} checks: {lines[0]}{more}", links
+        )
     if counts["passed"]:
         unsupported = counts["unsupported"] + counts["skipped"]
         extra = f"; {unsupported} not supported" if unsupported else ""
-        return MatrixCell("conforms", f"conforms ({counts['passed']} checks{extra}); worst error {_worst(records)}")
+        return MatrixCell(
+            "conforms", f"conforms ({counts['passed']} checks{extra}); worst error {_worst(records)}"
+        )
     reasons = {str(r.get("unsupported") or "") for r in records}
     if all(re.search(rf"has no {re.escape(name)}\b", reason) for reason in reasons):
         return MatrixCell("not available", "not available")
     return MatrixCell("not supported", "not supported: " + _first_sentence(sorted(reasons)[0]))
 
 
-def build(paths: list[str | Path], out: Path) -> tuple[list[Column], list[tuple[str, list[tuple[str, list[MatrixCell]]]]]]:
+def build(
+    paths: list[str | Path], out: Path
+) -> tuple[list[Column], list[tuple[str, list[tuple[str, list[MatrixCell]]]]]]:
     columns = [load_column(p) for p in paths]
     table = [
-        (section, [(name, [cell(c, name, out) for c in columns]) for name in names]) for section, names in rows()
+        (section, [(name, [cell(c, name, out) for c in columns]) for name in names])
+        for section, names in rows()
     ]
     return columns, table
 
@@ -191,7 +205,9 @@ def _md(text: str) -> str:
 
 
 def render_markdown(columns: list[Column], table: list[Any], out: Path) -> str:
-    head = ["| | " + " | ".join(f"[{_md(c.title)}]({_rel(c.report / 'index.html', out)})" for c in columns) + " |"]
+    head = [
+        "| | " + " | ".join(f"[{_md(c.title)}]({_rel(c.report / 'index.html', out)})" for c in columns) + " |"
+    ]
     head.append("| --- |" + " --- |" * len(columns))
     lines = [
         "# Cross-library conformance matrix",
@@ -209,7 +225,9 @@ def render_markdown(columns: list[Column], table: list[Any], out: Path) -> str:
             rendered = []
             for c in cells:
                 links = " ".join(f"[{label}]({href})" for label, href in c.links)
-                text = f"**{c.status}**" + (c.text[len(c.status):] if c.text.lower().startswith(c.status) else f": {c.text}")
+                text = f"**{c.status}**" + (
+                    c.text[len(c.status) :] if c.text.lower().startswith(c.status) else f": {c.text}"
+                )
                 rendered.append(_md(text + (f" {links}" if links else "")))
             lines.append(f"| {name} | " + " | ".join(rendered) + " |")
     return "\n".join(lines) + "\n"
@@ -219,7 +237,9 @@ def render_html(columns: list[Column], table: list[Any], out: Path) -> str:
     import jinja2
 
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("conformance.report", "templates"), autoescape=True, keep_trailing_newline=True
+        loader=jinja2.PackageLoader("conformance.report", "templates"),
+        autoescape=True,
+        keep_trailing_newline=True,
     )
     return env.get_template("matrix.html.j2").render(
         columns=[(c.title, c.version, _rel(c.report / "index.html", out)) for c in columns],

@@ -1,4 +1,4 @@
-"""optax (JAX) as a candidate: ``pytest conformance --impl=optax``, after ``pip install 'optim-conformance[optax]'``.
+"""optax (JAX) as a candidate: ``pytest conformance --impl=optax`` (``pip install 'optim-conformance[optax]'``).
 
 Every torch optimizer and LR scheduler optax has a counterpart for, written as an optax user writes it
 (``init``/``update``/``apply_updates``, ``optax.partition`` for param groups, ``optax.inject_hyperparams``
@@ -15,12 +15,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from conformance.adapters.base import Capabilities, NotSupported
+from conformance.adapters.base import Capabilities, ClassDeclaration, NotSupported
 from conformance.adapters.jax_support import DTYPES, import_jax, versions
 
 # The torch optimizers with an optax counterpart (conformance/adapters/optax_adapter/optimizers.py).
 OPTIMIZERS = frozenset(
-    {"SGD", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop", "Adagrad", "Adadelta", "Rprop", "LBFGS", "Muon"}
+    {
+        "SGD",
+        "Adam",
+        "AdamW",
+        "Adamax",
+        "NAdam",
+        "RAdam",
+        "RMSprop",
+        "Adagrad",
+        "Adadelta",
+        "Rprop",
+        "LBFGS",
+        "Muon",
+    }
 )
 
 
@@ -32,20 +45,33 @@ class OptaxAdapter:
         try:
             import optax  # noqa: F401
         except ImportError as e:
-            raise NotSupported(f"optax is not installed ({e}): pip install 'optim-conformance[optax]'") from None
+            raise NotSupported(
+                f"optax is not installed ({e}): pip install 'optim-conformance[optax]'"
+            ) from None
 
     def version(self) -> str:
         return versions("optax", "jax", "jaxlib")
 
     def capabilities(self) -> Capabilities:
+        from conformance.adapters.optax_adapter.optimizers import LACKS, STATE_KEYS
         from conformance.adapters.optax_adapter.schedules import SCHEDULERS
 
+        # optax checks none of its arguments (validation is torch's API, not arithmetic): "not supported".
+        declarations = {
+            name: ClassDeclaration(
+                lacks=LACKS.get(name, frozenset()),
+                state_keys={k: k for k in STATE_KEYS[name]},
+                validates=False,
+            )
+            for name in OPTIMIZERS
+        }
         return Capabilities(
             optimizers=OPTIMIZERS,
             schedulers=frozenset(SCHEDULERS),
             dtypes=frozenset(DTYPES),
             variants={"cpu": ("default",)},
             features=frozenset({"state_dict", "complex"}),
+            declarations=declarations,
         )
 
     def make_optimizer(

@@ -65,6 +65,11 @@ class Port:
     hyper: dict[str, float]
     static: dict[str, Any] = field(default_factory=dict)
     state: StateMap = field(default_factory=dict)
+    # Entries optax holds as -lr x torch's (a momentum trace taken after scale_by_learning_rate, which
+    # multiplies by -lr): converted with the current lr both ways, exact while the lr is constant.
+    lr_scaled: frozenset[str] = frozenset()
+    # Entries a torch checkpoint loads into but that cannot be read back as torch's quantity.
+    load_only: frozenset[str] = frozenset()
 
 
 def defaults(name: str) -> dict[str, Any]:
@@ -80,12 +85,12 @@ def _prefix(maximize: bool, l2: float | None) -> list[Any]:
     return [*out, optax.add_decayed_weights(l2)] if l2 is not None else out
 
 
-def _sgd(learning_rate, momentum, weight_decay, *, maximize, nesterov, use_momentum, l2):  # noqa: ANN001, ANN202
+def _sgd(learning_rate, momentum, weight_decay, *, maximize, nesterov, use_momentum, l2):
     core = optax.sgd(learning_rate, momentum if use_momentum else None, nesterov=nesterov)
     return optax.chain(*_prefix(maximize, weight_decay if l2 else None), core)
 
 
-def _adam(learning_rate, b1, b2, eps, weight_decay, *, maximize, amsgrad, decoupled, l2):  # noqa: ANN001, ANN202
+def _adam(learning_rate, b1, b2, eps, weight_decay, *, maximize, amsgrad, decoupled, l2):
     if decoupled and amsgrad:
         core = optax.chain(
             optax.scale_by_amsgrad(b1, b2, eps),
@@ -101,12 +106,12 @@ def _adam(learning_rate, b1, b2, eps, weight_decay, *, maximize, amsgrad, decoup
     return optax.chain(*_prefix(maximize, weight_decay if l2 else None), core)
 
 
-def _adamax(learning_rate, b1, b2, eps, weight_decay, *, maximize, l2):  # noqa: ANN001, ANN202
+def _adamax(learning_rate, b1, b2, eps, weight_decay, *, maximize, l2):
     core = optax.adamax(learning_rate, b1, b2, eps)
     return optax.chain(*_prefix(maximize, weight_decay if l2 else None), core)
 
 
-def _nadam(learning_rate, b1, b2, eps, weight_decay, *, maximize, decoupled, l2):  # noqa: ANN001, ANN202
+def _nadam(learning_rate, b1, b2, eps, weight_decay, *, maximize, decoupled, l2):
     if decoupled:
         core = optax.nadamw(learning_rate, b1, b2, eps, weight_decay=weight_decay)
     else:
@@ -114,7 +119,7 @@ def _nadam(learning_rate, b1, b2, eps, weight_decay, *, maximize, decoupled, l2)
     return optax.chain(*_prefix(maximize, weight_decay if l2 else None), core)
 
 
-def _radam(learning_rate, b1, b2, eps, weight_decay, *, maximize, decoupled, l2):  # noqa: ANN001, ANN202
+def _radam(learning_rate, b1, b2, eps, weight_decay, *, maximize, decoupled, l2):
     if decoupled:
         core = optax.chain(
             optax.scale_by_radam(b1, b2, eps, threshold=5.0),
@@ -126,7 +131,7 @@ def _radam(learning_rate, b1, b2, eps, weight_decay, *, maximize, decoupled, l2)
     return optax.chain(*_prefix(maximize, weight_decay if l2 else None), core)
 
 
-def _rmsprop(learning_rate, decay, eps, momentum, weight_decay, *, maximize, centered, use_momentum, l2):  # noqa: ANN001, ANN202
+def _rmsprop(learning_rate, decay, eps, momentum, weight_decay, *, maximize, centered, use_momentum, l2):
     core = optax.rmsprop(
         learning_rate,
         decay=decay,
@@ -138,25 +143,25 @@ def _rmsprop(learning_rate, decay, eps, momentum, weight_decay, *, maximize, cen
     return optax.chain(*_prefix(maximize, weight_decay if l2 else None), core)
 
 
-def _adagrad(learning_rate, initial_accumulator_value, eps, weight_decay, *, maximize, l2):  # noqa: ANN001, ANN202
+def _adagrad(learning_rate, initial_accumulator_value, eps, weight_decay, *, maximize, l2):
     core = optax.adagrad(learning_rate, initial_accumulator_value, eps)
     return optax.chain(*_prefix(maximize, weight_decay if l2 else None), core)
 
 
-def _adadelta(learning_rate, rho, eps, weight_decay, *, maximize):  # noqa: ANN001, ANN202
+def _adadelta(learning_rate, rho, eps, weight_decay, *, maximize):
     return optax.chain(*_prefix(maximize, None), optax.adadelta(learning_rate, rho, eps, weight_decay))
 
 
-def _rprop(learning_rate, eta_minus, eta_plus, min_step_size, max_step_size, *, maximize):  # noqa: ANN001, ANN202
+def _rprop(learning_rate, eta_minus, eta_plus, min_step_size, max_step_size, *, maximize):
     core = optax.rprop(learning_rate, eta_minus, eta_plus, min_step_size, max_step_size)
     return optax.chain(*_prefix(maximize, None), core)
 
 
-def _lbfgs(learning_rate, *, memory_size):  # noqa: ANN001, ANN202
+def _lbfgs(learning_rate, *, memory_size):
     return optax.lbfgs(learning_rate, memory_size=memory_size, linesearch=None)
 
 
-def _muon(learning_rate, beta, eps, weight_decay, *, ns_coeffs, ns_steps, nesterov, consistent_rms):  # noqa: ANN001, ANN202
+def _muon(learning_rate, beta, eps, weight_decay, *, ns_coeffs, ns_steps, nesterov, consistent_rms):
     return optax_muon(
         learning_rate,
         ns_coeffs=ns_coeffs,
@@ -195,7 +200,11 @@ def _betas(o: dict[str, Any]) -> dict[str, float]:
 def _sgd_port(name: str, o: dict[str, Any]) -> Port:
     if o["dampening"]:
         raise _unsupported(name, "dampening", o["dampening"], "optax.trace has no dampening")
-    hyper = {"learning_rate": float(o["lr"]), "momentum": float(o["momentum"]), "weight_decay": float(o["weight_decay"])}
+    hyper = {
+        "learning_rate": float(o["lr"]),
+        "momentum": float(o["momentum"]),
+        "weight_decay": float(o["weight_decay"]),
+    }
     static = {
         "maximize": bool(o["maximize"]),
         "nesterov": bool(o["nesterov"]),
@@ -207,7 +216,12 @@ def _sgd_port(name: str, o: dict[str, Any]) -> Port:
 
 def _adam_port(name: str, o: dict[str, Any]) -> Port:
     decoupled = name == "AdamW" or bool(o.get("decoupled_weight_decay"))
-    hyper = {"learning_rate": float(o["lr"]), **_betas(o), "eps": float(o["eps"]), "weight_decay": float(o["weight_decay"])}
+    hyper = {
+        "learning_rate": float(o["lr"]),
+        **_betas(o),
+        "eps": float(o["eps"]),
+        "weight_decay": float(o["weight_decay"]),
+    }
     static = {
         "maximize": bool(o["maximize"]),
         "amsgrad": bool(o["amsgrad"]),
@@ -218,7 +232,12 @@ def _adam_port(name: str, o: dict[str, Any]) -> Port:
 
 
 def _adamax_port(name: str, o: dict[str, Any]) -> Port:
-    hyper = {"learning_rate": float(o["lr"]), **_betas(o), "eps": float(o["eps"]), "weight_decay": float(o["weight_decay"])}
+    hyper = {
+        "learning_rate": float(o["lr"]),
+        **_betas(o),
+        "eps": float(o["eps"]),
+        "weight_decay": float(o["weight_decay"]),
+    }
     static = {"maximize": bool(o["maximize"]), "l2": bool(o["weight_decay"])}
     cls = "ScaleByAdamState"
     state = {"step": [(cls, "count"), STEP], "exp_avg": [(cls, "mu")], "exp_inf": [(cls, "nu")]}
@@ -227,15 +246,33 @@ def _adamax_port(name: str, o: dict[str, Any]) -> Port:
 
 def _nadam_port(name: str, o: dict[str, Any]) -> Port:
     decoupled = bool(o["decoupled_weight_decay"])
-    hyper = {"learning_rate": float(o["lr"]), **_betas(o), "eps": float(o["eps"]), "weight_decay": float(o["weight_decay"])}
-    static = {"maximize": bool(o["maximize"]), "decoupled": decoupled, "l2": bool(o["weight_decay"]) and not decoupled}
+    hyper = {
+        "learning_rate": float(o["lr"]),
+        **_betas(o),
+        "eps": float(o["eps"]),
+        "weight_decay": float(o["weight_decay"]),
+    }
+    static = {
+        "maximize": bool(o["maximize"]),
+        "decoupled": decoupled,
+        "l2": bool(o["weight_decay"]) and not decoupled,
+    }
     return Port(_nadam, hyper, static, _adam_state(False))
 
 
 def _radam_port(name: str, o: dict[str, Any]) -> Port:
     decoupled = bool(o["decoupled_weight_decay"])
-    hyper = {"learning_rate": float(o["lr"]), **_betas(o), "eps": float(o["eps"]), "weight_decay": float(o["weight_decay"])}
-    static = {"maximize": bool(o["maximize"]), "decoupled": decoupled, "l2": bool(o["weight_decay"]) and not decoupled}
+    hyper = {
+        "learning_rate": float(o["lr"]),
+        **_betas(o),
+        "eps": float(o["eps"]),
+        "weight_decay": float(o["weight_decay"]),
+    }
+    static = {
+        "maximize": bool(o["maximize"]),
+        "decoupled": decoupled,
+        "l2": bool(o["weight_decay"]) and not decoupled,
+    }
     return Port(_radam, hyper, static, _adam_state(False))
 
 
@@ -255,10 +292,15 @@ def _rmsprop_port(name: str, o: dict[str, Any]) -> Port:
         "l2": bool(o["weight_decay"]),
     }
     cls = "ScaleByRStdDevState" if centered else "ScaleByRmsState"
-    # torch's momentum_buffer excludes lr; optax's trace runs after scale_by_learning_rate and holds lr * it,
-    # so the two are not the same quantity and the buffer is not mapped.
-    state: StateMap = {"step": [STEP], "square_avg": [(cls, "nu")]}
-    return Port(_rmsprop, hyper, static, {**state, "grad_avg": [(cls, "mu")]} if centered else state)
+    state: StateMap = {
+        "step": [STEP],
+        "square_avg": [(cls, "nu")],
+        "momentum_buffer": [("TraceState", "trace")],
+    }
+    if centered:
+        state["grad_avg"] = [(cls, "mu")]
+    # optax's momentum trace runs after scale_by_learning_rate: it holds -lr * torch's momentum_buffer
+    return Port(_rmsprop, hyper, static, state, lr_scaled=frozenset({"momentum_buffer"}))
 
 
 def _adagrad_port(name: str, o: dict[str, Any]) -> Port:
@@ -275,7 +317,12 @@ def _adagrad_port(name: str, o: dict[str, Any]) -> Port:
 
 
 def _adadelta_port(name: str, o: dict[str, Any]) -> Port:
-    hyper = {"learning_rate": float(o["lr"]), "rho": float(o["rho"]), "eps": float(o["eps"]), "weight_decay": float(o["weight_decay"])}
+    hyper = {
+        "learning_rate": float(o["lr"]),
+        "rho": float(o["rho"]),
+        "eps": float(o["eps"]),
+        "weight_decay": float(o["weight_decay"]),
+    }
     cls = "ScaleByAdaDeltaState"
     state = {"step": [STEP], "square_avg": [(cls, "e_g")], "acc_delta": [(cls, "e_x")]}
     return Port(_adadelta, hyper, {"maximize": bool(o["maximize"])}, state)
@@ -291,8 +338,12 @@ def _rprop_port(name: str, o: dict[str, Any]) -> Port:
     }
     # optax's prev_updates is step_size * sign(previous gradient), torch's prev the previous gradient itself:
     # only their signs are used, so a torch checkpoint loads (its signs are right), but they do not compare.
-    state = {"step": [STEP], "step_size": [("ScaleByRpropState", "step_sizes")]}
-    return Port(_rprop, hyper, {"maximize": bool(o["maximize"])}, state)
+    state = {
+        "step": [STEP],
+        "step_size": [("ScaleByRpropState", "step_sizes")],
+        "prev": [("ScaleByRpropState", "prev_updates")],
+    }
+    return Port(_rprop, hyper, {"maximize": bool(o["maximize"])}, state, load_only=frozenset({"prev"}))
 
 
 def _lbfgs_port(name: str, o: dict[str, Any]) -> Port:
@@ -301,7 +352,7 @@ def _lbfgs_port(name: str, o: dict[str, Any]) -> Port:
             name,
             "line_search_fn",
             o["line_search_fn"],
-            "optax's zoom line search differentiates the objective with JAX, and the suite's objectives are NumPy",
+            "optax's zoom line search differentiates the objective with JAX; the suite's objectives are NumPy",
         )
     return Port(_lbfgs, {"learning_rate": float(o["lr"])}, {"memory_size": int(o["history_size"])})
 
@@ -338,4 +389,29 @@ PORTS = {
     "Rprop": _rprop_port,
     "LBFGS": _lbfgs_port,
     "Muon": _muon_port,
+}
+
+
+# What each class declares to the harness (conformance.adapters.base.ClassDeclaration): the torch options
+# optax has no counterpart for (checks setting them are "not supported: <option>"), and the torch state
+# entries the port holds (compared under torch's names; an empty map: LBFGS's state is optax's own).
+LACKS = {
+    "SGD": frozenset({"dampening"}),
+    "Adagrad": frozenset({"lr_decay"}),
+    "NAdam": frozenset({"momentum_decay"}),
+    "LBFGS": frozenset({"line_search_fn", "tolerance_change"}),
+}
+STATE_KEYS = {
+    "SGD": ("momentum_buffer",),
+    "Adam": ("step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
+    "AdamW": ("step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
+    "Adamax": ("step", "exp_avg", "exp_inf"),
+    "NAdam": ("step", "exp_avg", "exp_avg_sq"),
+    "RAdam": ("step", "exp_avg", "exp_avg_sq"),
+    "RMSprop": ("step", "square_avg", "grad_avg", "momentum_buffer"),
+    "Adagrad": ("step", "sum"),
+    "Adadelta": ("step", "square_avg", "acc_delta"),
+    "Rprop": ("step", "step_size", "prev"),
+    "LBFGS": (),
+    "Muon": ("momentum_buffer",),
 }

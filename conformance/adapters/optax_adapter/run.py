@@ -4,8 +4,7 @@ Param groups become ``optax.partition``: a label per param (``"group0"``, ``"gro
 transformation per label, each ``optax.inject_hyperparams(factory)(...)`` so that its float hyperparameters
 can be changed between steps through ``opt_state.inner_states[label].inner_state.hyperparams`` (optax's
 documented way; torch's is ``param_groups[i][key] = value``). A step is ``tx.update(grads, state, params)``
-then ``optax.apply_updates``, eagerly (no ``jax.jit``: the same operations, compiled once per op, which
-for the suite's small arrays is faster than compiling every case's step).
+then ``optax.apply_updates``, under ``jax.jit`` as a training loop runs it.
 
 The optimizer state is translated to and from torch's layout where the two hold the same quantity (the
 ``Port.state`` map): optax keeps one update count per transformation, torch one ``step`` per param, and
@@ -27,6 +26,7 @@ from conformance.adapters.jax_support import DTYPES, cast
 from conformance.adapters.optax_adapter.optimizers import Port, port
 
 LR = "learning_rate"
+_COMPILED: dict[Any, Any] = {}
 NO_GRADIENT = (
     "a param without a gradient: optax has no such thing (a JAX gradient has an array for every param, and a "
     "zero gradient still advances the param's state, where torch skips the param)"
@@ -89,7 +89,9 @@ class OptaxRun:
         return injected(**{LR: p.hyper[LR]}, **static)
 
     def _build(self) -> Any:
-        return optax.partition({_label(i): self._transformation(p) for i, p in enumerate(self.ports)}, self.labels)
+        return optax.partition(
+            {_label(i): self._transformation(p) for i, p in enumerate(self.ports)}, self.labels
+        )
 
     def _group_state(self, group: int) -> Any:
         """The group's ``InjectHyperparamsState`` (inside the partition's ``MaskedState``)."""
@@ -101,8 +103,27 @@ class OptaxRun:
         if any(g is None for g in grads):
             raise NotSupported(NO_GRADIENT)
         g = [jnp.asarray(np.asarray(x), dtype=p.dtype) for x, p in zip(grads, self._params, strict=True)]
-        updates, self.state = self.tx.update(g, self.state, self._params)
-        self._params = optax.apply_updates(self._params, updates)
+        self._params, self.state = self._compiled()(self._params, self.state, g)
+
+    def _compiled(self) -> Any:
+        """``update`` then ``apply_updates`` under ``jax.jit``, as a training loop runs them; compiled once
+        per structure (class, options but the injected lr, groups, shapes, dtypes) and shared by the runs
+        that have it: the suite builds thousands of runs of a few hundred structures."""
+        key = (
+            self.name,
+            tuple((p.factory, tuple(sorted({**p.static, **p.hyper, LR: None}.items()))) for p in self.ports),
+            tuple(self.labels),
+            tuple((x.shape, str(x.dtype)) for x in self._params),
+        )
+        if key not in _COMPILED:
+            tx = self.tx
+
+            def step(params: Any, state: Any, grads: Any) -> Any:
+                updates, state = tx.update(grads, state, params)
+                return optax.apply_updates(params, updates), state
+
+            _COMPILED[key] = jax.jit(step)
+        return _COMPILED[key]
 
     def step_closure(self, closure: Closure) -> float:
         """One torch LBFGS step: up to ``max_iter`` optax L-BFGS updates, each with the objective's gradient
@@ -146,17 +167,23 @@ class OptaxRun:
             group = int(label[len("group") :])
             inner = self._group_state(group)
             entry = {}
-            for key, places in self.ports[group].state.items():
+            p = self.ports[group]
+            for key, places in p.state.items():
                 cls, name = places[0]
                 holder = inner if cls == "InjectHyperparamsState" else _find(inner.inner_state, cls)
-                if holder is None:
+                if holder is None or key in p.load_only:
                     continue
                 value = getattr(holder, name)
                 entry[key] = np.asarray(value[i] if isinstance(value, list | tuple) else value)
+                if key in p.lr_scaled:
+                    entry[key] = entry[key] / -inner.hyperparams[LR]
             if self.ports[group].state:
                 state[i] = copy.deepcopy(entry)
         groups = [
-            {**{k: v for k, v in o.items()}, "params": [i for i, lab in enumerate(self.labels) if lab == _label(g)]}
+            {
+                **{k: v for k, v in o.items()},
+                "params": [i for i, lab in enumerate(self.labels) if lab == _label(g)],
+            }
             for g, o in enumerate(self.options)
         ]
         return {"state": state, "param_groups": groups}
@@ -167,33 +194,51 @@ class OptaxRun:
         port cannot hold makes the checkpoint unloadable, which is "not supported"."""
         saved = state_dict["state"]
         for group, saved_group in enumerate(state_dict["param_groups"]):
-            for key in ("lr", "betas", "eps", "weight_decay", "momentum", "alpha", "rho", "etas", "step_sizes"):
+            for key in (
+                "lr",
+                "betas",
+                "eps",
+                "weight_decay",
+                "momentum",
+                "alpha",
+                "rho",
+                "etas",
+                "step_sizes",
+            ):
                 if key in saved_group and saved_group[key] != self.options[group].get(key):
                     self.set_hyperparameter(group, key, saved_group[key])
             members = [i for i, lab in enumerate(self.labels) if lab == _label(group)]
             known = self.ports[group].state
             unknown = sorted({k for i in members for k in saved.get(i, {}) if k not in known} - {"step"})
             if unknown and any(saved.get(i) for i in members):
-                raise NotSupported(f"loading {self.name}'s {', '.join(unknown)}: optax's state has no counterpart")
+                raise NotSupported(
+                    f"loading {self.name}'s {', '.join(unknown)}: optax's state has no counterpart"
+                )
             inner = self._group_state(group)
+            lr = float(inner.hyperparams[LR])  # the trace follows scale_by_learning_rate: it holds -lr x torch's
             for key, places in known.items():
+                scale = -lr if key in self.ports[group].lr_scaled else 1.0
                 for cls, name in places:
-                    inner = self._load(inner, cls, name, key, members, saved)
+                    inner = self._load(inner, cls, name, key, members, saved, scale)
             self.state.inner_states[_label(group)] = self.state.inner_states[_label(group)]._replace(
                 inner_state=inner
             )
 
-    def _load(self, inner: Any, cls: str, name: str, key: str, members: list[int], saved: dict) -> Any:
+    def _load(
+        self, inner: Any, cls: str, name: str, key: str, members: list[int], saved: dict, scale: float
+    ) -> Any:
         holder = inner if cls == "InjectHyperparamsState" else _find(inner.inner_state, cls)
         if holder is None or not any(key in saved.get(i, {}) for i in members):
             return inner
         current = getattr(holder, name)
-        if not isinstance(current, list | tuple):  # one count for the group: torch's steps agree without missing gradients
+        if not isinstance(
+            current, list | tuple
+        ):  # one count for the group: torch's steps agree without missing gradients
             value = jnp.asarray(int(np.asarray(saved[members[0]][key])), dtype=current.dtype)
         else:
             value = list(current)
             for i in members:
-                value[i] = jnp.asarray(np.asarray(saved[i][key]), dtype=current[i].dtype)
+                value[i] = jnp.asarray(np.asarray(saved[i][key]) * scale, dtype=current[i].dtype)
         if cls == "InjectHyperparamsState":
             return inner._replace(**{name: value})
         return inner._replace(inner_state=_replace(inner.inner_state, cls, {name: value}))

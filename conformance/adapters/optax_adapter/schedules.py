@@ -79,7 +79,9 @@ def schedule(spec: dict[str, Any], lr: float, group: int) -> Any:
         return optax.exponential_decay(lr, 1, k["gamma"])
     if name == "MultiStepLR":
         gamma = k.get("gamma", 0.1)
-        return optax.piecewise_constant_schedule(lr, {m: gamma**n for m, n in Counter(k["milestones"]).items()})
+        return optax.piecewise_constant_schedule(
+            lr, {m: gamma**n for m, n in Counter(k["milestones"]).items()}
+        )
     if name == "ConstantLR":
         factor = k.get("factor", 1 / 3)
         return optax.join_schedules(
@@ -105,7 +107,13 @@ def _warm_restarts(lr: float, t0: int, t_mult: int, eta_min: float) -> Any:
     cycles, length, total = [], t0, 0
     while total < SGDR_HORIZON:
         cycles.append(
-            {"init_value": lr, "peak_value": lr, "warmup_steps": 0, "decay_steps": length, "end_value": eta_min}
+            {
+                "init_value": lr,
+                "peak_value": lr,
+                "warmup_steps": 0,
+                "decay_steps": length,
+                "end_value": eta_min,
+            }
         )
         total += length
         length *= t_mult
@@ -119,10 +127,14 @@ def _one_cycle(k: dict[str, Any], group: int) -> Any:
     args = {"div_factor": k.get("div_factor", 25.0), "final_div_factor": k.get("final_div_factor", 1e4)}
     if k.get("anneal_strategy", "cos") == "linear":
         if not k.get("three_phase"):
-            raise NotSupported("OneCycleLR(anneal_strategy='linear') in two phases: optax's linear one-cycle has three")
+            raise NotSupported(
+                "OneCycleLR(anneal_strategy='linear') in two phases: optax's linear one-cycle has three"
+            )
         return optax.linear_onecycle_schedule(total, peak, pct_start=pct, pct_final=2 * pct, **args)
     if k.get("three_phase"):
-        raise NotSupported("OneCycleLR(three_phase=True) with cosine annealing: optax's cosine one-cycle has two phases")
+        raise NotSupported(
+            "OneCycleLR(three_phase=True) with cosine annealing: optax's cosine one-cycle has two phases"
+        )
     return optax.cosine_onecycle_schedule(total, peak, pct_start=pct, **args)
 
 
@@ -144,7 +156,9 @@ def _plateau(k: dict[str, Any], lr: float, group: int) -> Any:
 class OptaxSchedulerRun:
     """The case's optimizer (its optax port, see ``optimizers``) with the case's schedule as its lr."""
 
-    def __init__(self, specs: list[dict[str, Any]], optimizer: str, groups: list[dict[str, Any]], hyper: dict) -> None:
+    def __init__(
+        self, specs: list[dict[str, Any]], optimizer: str, groups: list[dict[str, Any]], hyper: dict
+    ) -> None:
         if len(specs) != 1:
             raise NotSupported(f"{len(specs)} schedulers on one optimizer: optax takes one schedule")
         spec = specs[0]
@@ -170,7 +184,9 @@ class OptaxSchedulerRun:
         last_epoch = spec["kwargs"].get("last_epoch", -1)
         if last_epoch >= 0:
             self.state = self._with_count(last_epoch + 1)
-        self._schedules = [None if self.plateau else schedule(spec, self.base[i], i) for i in range(len(groups))]
+        self._schedules = [
+            None if self.plateau else schedule(spec, self.base[i], i) for i in range(len(groups))
+        ]
 
     def _with_count(self, count: int) -> Any:
         inner = {
@@ -205,11 +221,12 @@ class OptaxSchedulerRun:
         return float(self._schedules[group](self._inject(group).count))
 
     def set_hyperparameter(self, group: int, key: str, value: Any) -> None:
-        raise NotSupported(f"setting {key} by hand between epochs: an optax schedule is a function of the step count")
+        raise NotSupported(
+            f"setting {key} by hand between epochs: an optax schedule is a function of the step count"
+        )
 
     def state_dict(self) -> Any:
         return copy.deepcopy(self.state)
 
     def load_state_dict(self, state_dict: Any) -> None:
         self.state = copy.deepcopy(state_dict)
-
