@@ -32,8 +32,8 @@ def results(folder: Path, candidate: str, version: str, records: list[dict], dev
 def runs(tmp_path: Path) -> list[Path]:
     deviations = tmp_path / "lib.toml"
     deviations.write_text(
-        '# header\n\n[[deviation]]\nclass = "NAdam"\nreason = """lib\'s NAdam has no momentum schedule. More."""\n'
-        'upstream = "https://example.org/nadam"\n'
+        '# header\n\n[[deviation]]\nclass = "NAdam"\n'
+        'reason = """lib\'s NAdam has no momentum schedule. More."""\nupstream = "https://example.org/nadam"\n'
     )
     reason = "lib's NAdam has no momentum schedule. More."
     lib = [

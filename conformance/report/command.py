@@ -91,7 +91,7 @@ def _matrix(args: argparse.Namespace) -> int:
     from conformance.report.matrix import write_matrix
 
     if args.results or args.diff:
-        print("optconf report: --matrix takes the results files itself; give no RESULTS.json", file=sys.stderr)
+        print("optconf report: --matrix takes the results files; give no other RESULTS.json", file=sys.stderr)
         return 2
     try:
         paths = write_matrix(args.matrix, Path(args.out) if args.out else None)

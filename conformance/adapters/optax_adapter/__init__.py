@@ -1,4 +1,4 @@
-"""optax (JAX) as a candidate: ``pytest conformance --impl=optax`` (``pip install 'optim-conformance[optax]'``).
+"""optax (JAX) as a candidate: ``pytest conformance --impl=optax`` (extra: ``optim-conformance[optax]``).
 
 Every torch optimizer and LR scheduler optax has a counterpart for, written as an optax user writes it
 (``init``/``update``/``apply_updates``, ``optax.partition`` for param groups, ``optax.inject_hyperparams``

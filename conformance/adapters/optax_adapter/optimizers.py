@@ -352,7 +352,7 @@ def _lbfgs_port(name: str, o: dict[str, Any]) -> Port:
             name,
             "line_search_fn",
             o["line_search_fn"],
-            "optax's zoom line search differentiates the objective with JAX; the suite's objectives are NumPy",
+            "optax's zoom line search differentiates the objective with JAX; the suite's are NumPy",
         )
     return Port(_lbfgs, {"learning_rate": float(o["lr"])}, {"memory_size": int(o["history_size"])})
 

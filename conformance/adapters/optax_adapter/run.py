@@ -215,7 +215,8 @@ class OptaxRun:
                     f"loading {self.name}'s {', '.join(unknown)}: optax's state has no counterpart"
                 )
             inner = self._group_state(group)
-            lr = float(inner.hyperparams[LR])  # the trace follows scale_by_learning_rate: it holds -lr x torch's
+            # a trace after scale_by_learning_rate holds -lr x torch's buffer (Port.lr_scaled)
+            lr = float(inner.hyperparams[LR])
             for key, places in known.items():
                 scale = -lr if key in self.ports[group].lr_scaled else 1.0
                 for cls, name in places:
