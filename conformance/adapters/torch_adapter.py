@@ -29,6 +29,8 @@ DTYPES = {"float64", "float32", "bfloat16", "float16"}
 # Every torch scheduler but the abstract base class, which no case builds.
 SCHEDULERS = [name for name in SCHEDULER_MODULES if name != "LRScheduler"]
 # torch's fused kernels exist for these optimizers on CPU too (torch >= 2.4) and on CUDA.
+# The constructor switches that choose a variant's kernels.
+SWITCHES = ("foreach", "fused")
 VARIANT_FLAGS = {"forloop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}
 
 
@@ -42,9 +44,19 @@ def torch_dtype(dtype: str, complex_: bool) -> Any:
 
 class TorchOptimizerRun:
     def __init__(
-        self, cls: type, groups: list[dict[str, Any]], hyper: dict[str, Any], dtype: str, device: str
+        self,
+        cls: type,
+        groups: list[dict[str, Any]],
+        hyper: dict[str, Any],
+        dtype: str,
+        device: str,
+        flags: dict[str, Any] | None = None,
     ):
         self.device, self.dtype = device, dtype
+        # The variant's switches (foreach=True...): passed to the constructor, and set again after every
+        # load_state_dict, which replaces them with the saved groups' (None for a state dict saved by the
+        # reference or by another variant) and so would silently run torch's for-loop.
+        self.flags = dict(flags or {})
         torch_groups = []
         for g in groups:
             params = []
@@ -54,7 +66,7 @@ class TorchOptimizerRun:
                     raise NotSupported(f"complex params in {dtype}")
                 params.append(torch.tensor(p, dtype=target, device=device, requires_grad=True))
             torch_groups.append({**g, "params": params})
-        self.optimizer = cls(torch_groups, **hyper)
+        self.optimizer = cls(torch_groups, **{**hyper, **self.flags})
         self._params = [p for g in self.optimizer.param_groups for p in g["params"]]
 
     def _tensor(self, array: np.ndarray, like: Any) -> Any:
@@ -94,6 +106,10 @@ class TorchOptimizerRun:
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.optimizer.load_state_dict(self._to_torch(state_dict))
+        for group in self.optimizer.param_groups:
+            # The saved groups' switches go, whichever variant saved them (a fused=True left by a fused
+            # optimizer's state would win over this run's foreach=True).
+            group.update({k: None for k in SWITCHES if k in group} | self.flags)
 
     def _to_torch(self, value: Any) -> Any:
         if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iu":
@@ -207,7 +223,7 @@ class TorchAdapter:
         if variant not in self.variants_of(name, device.split(":")[0]):
             raise NotSupported(f"{name} has no {variant} variant")
         return TorchOptimizerRun(
-            self.classes()[name], groups, {**hyper, **VARIANT_FLAGS.get(variant, {})}, dtype, device
+            self.classes()[name], groups, hyper, dtype, device, VARIANT_FLAGS.get(variant, {})
         )
 
     def repro(self, name: str, hyper: dict[str, Any], variant: str) -> str:
