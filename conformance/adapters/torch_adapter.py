@@ -42,6 +42,19 @@ def torch_dtype(dtype: str, complex_: bool) -> Any:
     return getattr(torch, dtype)
 
 
+def tensor_of(array: Any, dtype: Any, device: str) -> Any:
+    """A new tensor (a leaf) with ``array``'s values and memory layout: a non-contiguous array (a transposed
+    or strided param of a kernel-size case) gives a tensor with the same strides, gaps included."""
+    array = np.asarray(array)
+    if array.ndim == 0 or array.flags.c_contiguous:
+        return torch.tensor(array, dtype=dtype, device=device)
+    strides = tuple(s // array.itemsize for s in array.strides)
+    out = torch.empty_strided(array.shape, strides, dtype=dtype, device=device)
+    with torch.no_grad():
+        out.copy_(torch.from_numpy(np.ascontiguousarray(array)))
+    return out
+
+
 class TorchOptimizerRun:
     def __init__(
         self,
@@ -64,13 +77,13 @@ class TorchOptimizerRun:
                 target = torch_dtype(dtype, np.iscomplexobj(p))
                 if target is None:
                     raise NotSupported(f"complex params in {dtype}")
-                params.append(torch.tensor(p, dtype=target, device=device, requires_grad=True))
+                params.append(tensor_of(p, target, device).requires_grad_())
             torch_groups.append({**g, "params": params})
         self.optimizer = cls(torch_groups, **{**hyper, **self.flags})
         self._params = [p for g in self.optimizer.param_groups for p in g["params"]]
 
     def _tensor(self, array: np.ndarray, like: Any) -> Any:
-        return torch.tensor(np.asarray(array), dtype=like.dtype, device=like.device)
+        return tensor_of(array, like.dtype, like.device)
 
     def _grad(self, grad: Any, param: Any) -> Any:
         if grad is None:
