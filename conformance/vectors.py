@@ -141,6 +141,8 @@ class Vectors:
         self.case_file = {case: path for path, entry in files.items() for case in entry["cases"]}
         self._json: dict[str, Any] = {}
         self._npz: dict[str, dict[str, np.ndarray]] = {}
+        # The rebuilt arrays of generated cases (conformance/generated.py), by case id.
+        self.generated: dict[str, dict[str, np.ndarray]] = {}
 
     def _checked_bytes(self, path: str, case: str | None = None) -> bytes:
         full = self.directory / path

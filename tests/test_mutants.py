@@ -19,7 +19,7 @@ from refimpl.optim import MODULES
 
 pytest.importorskip("torch")
 
-NOT_MUTANTS = {"compact", "compact_adaptive", "compact_sched", "control"}
+NOT_MUTANTS = {"compact", "compact_adaptive", "compact_sched", "control", "kernels"}
 
 
 def selection(classes: list[str]) -> str:

@@ -114,7 +114,9 @@ class OptimizerRun(Protocol):
         """The optimizer state in torch's layout: {"state": {index: {key: array}}, "param_groups": [...]}."""
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Load a state dict in torch's layout (arrays as NumPy)."""
+        """Load a state dict in torch's layout (arrays as NumPy). The run stays the variant it was built as,
+        whatever the state dict's param groups say (torch's own ``load_state_dict`` takes ``foreach`` and
+        ``fused`` from the saved groups; the harness loads the reference's state to test a variant)."""
 
     def set_hyperparameter(self, group: int, key: str, value: Any) -> None:
         """``param_groups[group][key] = value`` between steps (the dynamic-lr recipe)."""

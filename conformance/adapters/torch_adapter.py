@@ -40,6 +40,8 @@ DTYPES = {"float64", "float32", "bfloat16", "float16"}
 # Every torch scheduler but the abstract base class, which no case builds.
 SCHEDULERS = [name for name in SCHEDULER_MODULES if name != "LRScheduler"]
 # torch's fused kernels exist for these optimizers on CPU too (torch >= 2.4) and on CUDA.
+# The constructor switches that choose a variant's kernels.
+SWITCHES = ("foreach", "fused")
 VARIANT_FLAGS = {"forloop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}
 
 
@@ -51,11 +53,34 @@ def torch_dtype(dtype: str, complex_: bool) -> Any:
     return getattr(torch, dtype)
 
 
+def tensor_of(array: Any, dtype: Any, device: str) -> Any:
+    """A new tensor (a leaf) with ``array``'s values and memory layout: a non-contiguous array (a transposed
+    or strided param of a kernel-size case) gives a tensor with the same strides, gaps included."""
+    array = np.asarray(array)
+    if array.ndim == 0 or array.flags.c_contiguous:
+        return torch.tensor(array, dtype=dtype, device=device)
+    strides = tuple(s // array.itemsize for s in array.strides)
+    out = torch.empty_strided(array.shape, strides, dtype=dtype, device=device)
+    with torch.no_grad():
+        out.copy_(torch.from_numpy(np.ascontiguousarray(array)))
+    return out
+
+
 class TorchOptimizerRun:
     def __init__(
-        self, cls: type, groups: list[dict[str, Any]], hyper: dict[str, Any], dtype: str, device: str
+        self,
+        cls: type,
+        groups: list[dict[str, Any]],
+        hyper: dict[str, Any],
+        dtype: str,
+        device: str,
+        flags: dict[str, Any] | None = None,
     ):
         self.device, self.dtype = device, dtype
+        # The variant's switches (foreach=True...): passed to the constructor, and set again after every
+        # load_state_dict, which replaces them with the saved groups' (None for a state dict saved by the
+        # reference or by another variant) and so would silently run torch's for-loop.
+        self.flags = dict(flags or {})
         torch_groups = []
         for g in groups:
             params = []
@@ -63,13 +88,13 @@ class TorchOptimizerRun:
                 target = torch_dtype(dtype, np.iscomplexobj(p))
                 if target is None:
                     raise NotSupported(f"complex params in {dtype}")
-                params.append(torch.tensor(p, dtype=target, device=device, requires_grad=True))
+                params.append(tensor_of(p, target, device).requires_grad_())
             torch_groups.append({**g, "params": params})
-        self.optimizer = cls(torch_groups, **hyper)
+        self.optimizer = cls(torch_groups, **{**hyper, **self.flags})
         self._params = [p for g in self.optimizer.param_groups for p in g["params"]]
 
     def _tensor(self, array: np.ndarray, like: Any) -> Any:
-        return torch.tensor(np.asarray(array), dtype=like.dtype, device=like.device)
+        return tensor_of(array, like.dtype, like.device)
 
     def _grad(self, grad: Any, param: Any) -> Any:
         if grad is None:
@@ -105,6 +130,10 @@ class TorchOptimizerRun:
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.optimizer.load_state_dict(self._to_torch(state_dict))
+        for group in self.optimizer.param_groups:
+            # The saved groups' switches go, whichever variant saved them (a fused=True left by a fused
+            # optimizer's state would win over this run's foreach=True).
+            group.update({k: None for k in SWITCHES if k in group} | self.flags)
 
     def _to_torch(self, value: Any) -> Any:
         if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iu":
@@ -266,7 +295,7 @@ class TorchAdapter:
         if variant not in self.variants_of(name, device.split(":")[0]):
             raise NotSupported(f"{name} has no {variant} variant")
         return TorchOptimizerRun(
-            self.classes()[name], groups, {**hyper, **VARIANT_FLAGS.get(variant, {})}, dtype, device
+            self.classes()[name], groups, hyper, dtype, device, VARIANT_FLAGS.get(variant, {})
         )
 
     def repro(self, name: str, hyper: dict[str, Any], variant: str) -> str:
