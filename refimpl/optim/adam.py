@@ -54,7 +54,7 @@ Where the reference meets torch's code rather than its docs or the papers:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -151,32 +151,22 @@ def update_moments(m: np.ndarray, v: np.ndarray, g: np.ndarray, beta1: float, be
     v += (1 - beta2) * g * g
 
 
-def restore_defaults(optimizer: Optimizer, legacy: dict[str, Any]) -> None:
-    """What torch's ``__setstate__`` does after ``load_state_dict``: keys added in later torch versions."""
-    for group in optimizer.param_groups:
-        for key, value in legacy.items():
-            group.setdefault(key, value)
-
-
 def zeros_state(*keys: str) -> Callable[[np.ndarray], dict[str, Any]]:
     """A new state: ``step = 0.0`` and a zero array shaped and typed like the parameter per ``keys``."""
     return lambda theta: {"step": 0.0, **{key: np.zeros_like(theta) for key in keys}}
 
 
-# Keys torch's ``__setstate__`` fills in param groups saved by older versions.
-LEGACY_DEFAULTS = {
-    "amsgrad": False,
-    "maximize": False,
-    "foreach": None,
-    "capturable": False,
-    "differentiable": False,
-    "decoupled_weight_decay": False,
-    "fused": None,
-}
-
-
 class Adam(Optimizer):
     table = TABLE
+    legacy_defaults: ClassVar[dict[str, Any]] = {
+        "amsgrad": False,
+        "maximize": False,
+        "foreach": None,
+        "capturable": False,
+        "differentiable": False,
+        "decoupled_weight_decay": False,
+        "fused": None,
+    }
 
     def __init__(
         self,
@@ -211,10 +201,6 @@ class Adam(Optimizer):
         defaults["betas"] = tuple(betas)
         super().__init__(params, defaults)
         check_fused_flags(defaults)
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        super().load_state_dict(state_dict)
-        restore_defaults(self, LEGACY_DEFAULTS)
 
     def _step_group(
         self, group: dict[str, Any], indices: list[int], params: list[np.ndarray], grads: list[Any]
