@@ -130,3 +130,12 @@ def test_candidate_errors_are_told_from_the_suites():
         exec(compile("raise ValueError('candidate')", "/elsewhere/candidate.py", "exec"))
     except ValueError as e:
         assert ApiContext.raised_by_candidate(context, e)
+
+
+def test_torch_error_inputs_are_torchs_cpu_count():
+    """torch 2.13's common_optimizers.py instantiates 124 error inputs on CPU over its 15 optimizers (38
+    literal entries, the 6 common ones for every class): the data module lists all of them."""
+    from conformance.api.torch_errors import error_inputs
+    from refimpl.optim import MODULES
+
+    assert sum(len(error_inputs(name)) for name in MODULES) == 124

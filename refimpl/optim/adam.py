@@ -45,8 +45,10 @@ Where the reference meets torch's code rather than its docs or the papers:
   ``foreach`` (raised after the param groups are built, as in torch), and at the first step ``fused`` with
   a non-floating (e.g. complex) parameter. Not reproduced: ``capturable=True`` failing on CPU tensors
   (the reference has no devices) and ``differentiable=True`` failing on leaf tensors (no autograd).
-- ``lr`` and ``betas`` as tensors (torch's capturable/fused feature) are not supported; torch's check that
-  the betas are "both floats" (an ``int`` beta is rejected) is reproduced.
+- ``lr`` and ``betas`` as tensors (torch's capturable/fused feature) are not supported in the update;
+  torch's constructor checks of them are reproduced (a tensor is a NumPy array here): a tensor lr or beta
+  with ``foreach=True`` and ``capturable=False`` is refused, a tensor lr must have one element, and the
+  betas must be "both floats or both Tensors" (an ``int`` beta is rejected).
 - ``load_state_dict`` fills keys missing from old state dicts with the defaults torch's ``__setstate__``
   uses (torch calls ``__setstate__`` at the end of ``load_state_dict``).
 """
@@ -58,7 +60,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from refimpl.optim._validation import Bound, Rule, Table
+from refimpl.optim._validation import ONE_ELEMENT_LR, Bound, Rule, Table, is_tensor
 from refimpl.optim.optimizer import Optimizer, SparseGrad, lerp, real_view
 
 # The checks that Adam, AdamW, Adamax, NAdam and RAdam share, in torch's order. torch writes them as
@@ -71,14 +73,30 @@ ADAM_BOUNDS: tuple[Bound, ...] = (
     Bound("weight_decay", low=0.0, message="Invalid weight_decay value: {value}"),
 )
 
+def _no_tensor_with_foreach(name: str, index: int | None = None) -> Rule:
+    """torch's refusal of a tensor hyperparameter with ``foreach=True`` and ``capturable=False``."""
+    label = name if index is None else f"{name}[{index}]"
+    return Rule(
+        (name, "foreach", "capturable"),
+        lambda h: not (
+            is_tensor(h[name] if index is None else h[name][index]) and h["foreach"] and not h["capturable"]
+        ),
+        f"{label} as a Tensor is not supported for capturable=False and foreach=True",
+    )
+
+
 TABLE = Table(
     (
+        _no_tensor_with_foreach("lr"),
+        ONE_ELEMENT_LR,
         *ADAM_BOUNDS,
         Rule(
             ("betas",),
-            lambda h: all(isinstance(b, float) for b in h["betas"]),
+            lambda h: all(isinstance(b, float) for b in h["betas"]) or all(is_tensor(b) for b in h["betas"]),
             "betas must be either both floats or both Tensors",
         ),
+        _no_tensor_with_foreach("betas", 0),
+        _no_tensor_with_foreach("betas", 1),
     )
 )
 
