@@ -66,6 +66,9 @@ class Rule:
     holds: Callable[[Mapping[str, Any]], bool]
     message: str
     error: type[Exception] = ValueError
+    # Whether only a tensor (array) argument can break it: no float, flag or name does, so the harness's
+    # derivation of invalid inputs from the tables leaves it to torch's own error inputs.
+    tensors_only: bool = False
 
     def check(self, hyper: Mapping[str, Any]) -> None:
         if not self.holds(hyper):
@@ -79,7 +82,10 @@ def is_tensor(value: Any) -> bool:
 
 # torch checks a tensor lr's size first in every constructor (Adam and AdamW check foreach before it).
 ONE_ELEMENT_LR = Rule(
-    ("lr",), lambda h: not is_tensor(h["lr"]) or h["lr"].size == 1, "Tensor lr must be 1-element"
+    ("lr",),
+    lambda h: not is_tensor(h["lr"]) or h["lr"].size == 1,
+    "Tensor lr must be 1-element",
+    tensors_only=True,
 )
 
 

@@ -82,6 +82,7 @@ def _no_tensor_with_foreach(name: str, index: int | None = None) -> Rule:
             is_tensor(h[name] if index is None else h[name][index]) and h["foreach"] and not h["capturable"]
         ),
         f"{label} as a Tensor is not supported for capturable=False and foreach=True",
+        tensors_only=True,
     )
 
 
