@@ -94,10 +94,10 @@ class CompactSGD(CompactOptimizer, torch.optim.SGD):
     @torch.no_grad()
     def step(self, closure: Any = None) -> Any:
         m = self.mistakes
-        if not hasattr(self, "first_lrs"):
-            self.first_lrs = [g["lr"] for g in self.param_groups]
+        if not hasattr(self, "_first_lrs"):
+            self._first_lrs = [g["lr"] for g in self.param_groups]
         for group_index, group in enumerate(self.param_groups):
-            lr = self.first_lrs[group_index] if "lr_read_once" in m else group["lr"]
+            lr = self._first_lrs[group_index] if "lr_read_once" in m else group["lr"]
             lr = self.defaults["lr"] if "group_lr_ignored" in m else lr
             mu, tau, wd = group["momentum"], group["dampening"], group["weight_decay"]
             for p in group["params"]:
@@ -144,7 +144,9 @@ class CompactAdam(CompactOptimizer, torch.optim.Adam):
                     continue
                 state = self.state[p]
                 if not state:
-                    state["step"] = torch.tensor(0.0)
+                    # torch keeps step in the default dtype (float64 under torch.set_default_dtype)
+                    fixed = torch.float32 if "step_always_float32" in m else None
+                    state["step"] = torch.tensor(0.0, dtype=fixed)
                     state["exp_avg"] = torch.zeros_like(p)
                     state["exp_avg_sq"] = torch.zeros_like(p)
                     if group["amsgrad"]:
