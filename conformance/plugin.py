@@ -23,6 +23,7 @@ from conformance.adapters.base import NotSupported
 from conformance.known_deviations import KnownDeviationError, load, tolerance_override
 from conformance.runner import CandidateError, LoadedCase, run_single_steps, run_trajectory
 from conformance.schedules import LoadedSchedule, run_schedule, scheduler_classes
+from conformance.swa import KIND_CHECKS, SWA_CHECKS, LoadedSwa
 from conformance.vectors import DEFAULT_DIR, VectorError, Vectors
 
 DEFAULT_DTYPES = ("float64", "float32")
@@ -30,6 +31,7 @@ CHECKS = {
     "test_trajectory": run_trajectory,
     "test_single_step": run_single_steps,
     "test_schedule": run_schedule,
+    **{name: check for name, (check, _) in SWA_CHECKS.items()},
 }
 # Checks of scheduler cases: lrs are Python floats whatever the params' dtype, so they run once per case and
 # device (``test_schedule[steplr/step_size3-gamma0.5-cpu]``), not per dtype and variant.
@@ -153,7 +155,7 @@ def _params_for(session: Session) -> list[Param]:
     out = []
     for case_id in session.vectors.case_ids():
         meta = session.vectors.describe(case_id)
-        if meta.get("kind") == "scheduler":
+        if meta.get("kind", "optimizer") != "optimizer":
             continue
         name = meta["optimizer"]
         variants_of = getattr(session.adapter, "variants_of", None)
@@ -183,6 +185,31 @@ def _schedule_params(session: Session) -> list[Param]:
             f"not supported: {session.impl} has no {', '.join(missing)}" if missing else None
         )
         out.append(Param(case_id, "", session.device, "", reason))
+    return out
+
+
+def _swa_params(session: Session, check: str) -> list[Param]:
+    """One parametrization per swa_utils case of ``check``'s kind and dtype (no variant: torch's swa_utils
+    have no implementation switch); "not supported" unless the candidate declares every function the case
+    calls in ``Capabilities.swa`` and computes in the dtype."""
+    capabilities = session.adapter.capabilities()
+    out = []
+    for case_id in session.vectors.case_ids():
+        meta = session.vectors.describe(case_id)
+        if KIND_CHECKS.get(meta.get("kind", "")) != check:
+            continue
+        missing = sorted(set(meta["functions"]) - capabilities.swa)
+        for dtype in session.dtypes:
+            reason = session.skip_reason or (
+                f"not supported: {session.impl} has no {', '.join(missing)}"
+                if missing
+                else (
+                    f"not supported: {session.impl} does not compute in {dtype}"
+                    if dtype not in capabilities.dtypes
+                    else None
+                )
+            )
+            out.append(Param(case_id, dtype, session.device, "", reason))
     return out
 
 
@@ -218,8 +245,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     stateless = metafunc.function.__name__ == "test_single_step" and (
         "state_dict" not in session.adapter.capabilities().features
     )
-    schedules = metafunc.function.__name__ in SCHEDULE_CHECKS
-    for p in _schedule_params(session) if schedules else _params_for(session):
+    name = metafunc.function.__name__
+    if name in SWA_CHECKS:
+        found = _swa_params(session, name)
+    else:
+        found = _schedule_params(session) if name in SCHEDULE_CHECKS else _params_for(session)
+    for p in found:
         if stateless and not p.unsupported:
             p = replace(p, unsupported=f"not supported: {session.impl} cannot load optimizer state")
         marks = [pytest.mark.skip(reason=p.unsupported)] if p.unsupported else []
@@ -283,8 +314,9 @@ def conformance_check(request: pytest.FixtureRequest, conformance_param: Param) 
     check = request.function.__name__
 
     def run() -> None:
-        schedule = check in SCHEDULE_CHECKS
-        case = (LoadedSchedule if schedule else LoadedCase).load(session.vectors, conformance_param.case)
+        swa, schedule = check in SWA_CHECKS, check in SCHEDULE_CHECKS
+        loader = LoadedSwa if swa else LoadedSchedule if schedule else LoadedCase
+        case = loader.load(session.vectors, conformance_param.case)
         if override := tolerance_override(session.tolerances, node.name):
             case.meta["tolerance"] = {**case.meta.get("tolerance", {}), **override}
         p = conformance_param
@@ -294,7 +326,7 @@ def conformance_check(request: pytest.FixtureRequest, conformance_param: Param) 
             dtype=p.dtype,
             device=p.device,
             variant=p.variant,
-            **({"scheduler": case.meta["scheduler"]} if schedule else {"optimizer": case.meta["optimizer"]}),
+            **{results.subject_key(case.meta): case.meta[results.subject_key(case.meta)]},
             file=session.vectors.case_file[p.case],
         )
         try:
@@ -348,7 +380,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         record.setdefault("case", param.case)
         meta = session.vectors.describe(param.case) if param.case in session.vectors.case_file else {}
         # The algorithm the record is about: a scheduler case's scheduler (its optimizer only drives it).
-        subject = "scheduler" if meta.get("kind") == "scheduler" else "optimizer"
+        subject = results.subject_key(meta)
         if subject in meta:
             record.setdefault(subject, meta[subject])
         record.update(

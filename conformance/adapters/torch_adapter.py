@@ -16,6 +16,7 @@ import numpy as np
 
 from conformance.adapters.base import Capabilities, Closure, NotSupported
 from conformance.adapters.sched import ApiSchedulerRun
+from conformance.adapters.swa import SWA_NAMES, TorchAveragedRun, torch_update_bn
 from refimpl.lr_scheduler import MODULES as SCHEDULER_MODULES
 from refimpl.optim import MODULES as OPTIMIZERS
 from refimpl.optim import SparseGrad
@@ -162,7 +163,14 @@ class TorchAdapter:
         """The module's schedulers: those of its ``lr_scheduler`` submodule (as ``torch.optim`` has it), else
         its own classes with torch's scheduler names."""
         source = getattr(self.module, "lr_scheduler", self.module)
-        return {n: getattr(source, n) for n in SCHEDULERS if inspect.isclass(getattr(source, n, None))}
+        classes = {n: getattr(source, n) for n in SCHEDULERS if inspect.isclass(getattr(source, n, None))}
+        return classes | {n: f for n, f in self.swa_functions().items() if n == "SWALR"}
+
+    def swa_functions(self) -> dict[str, Any]:
+        """The module's swa_utils: those of its ``swa_utils`` submodule (as ``torch.optim`` has it), else its
+        own classes and functions with torch's swa_utils names."""
+        source = getattr(self.module, "swa_utils", self.module)
+        return {n: getattr(source, n) for n in SWA_NAMES if callable(getattr(source, n, None))}
 
     def variants_of(self, name: str, device: str) -> tuple[str, ...]:
         cls = self.classes()[name]
@@ -184,6 +192,7 @@ class TorchAdapter:
             dtypes=frozenset(DTYPES),
             variants=devices,
             features=frozenset({"state_dict", "sparse", "complex", "torch_api"}),
+            swa=frozenset(self.swa_functions()) - {"SWALR"},
         )
 
     def unsupported(self, meta: dict[str, Any], dtype: str, device: str, variant: str) -> str | None:
@@ -234,3 +243,18 @@ class TorchAdapter:
         opt = cls(params, **hyper)
         # Looked up at each call: the schedulers wrap ``opt.step`` to record that it ran.
         return ApiSchedulerRun(opt, specs, self.scheduler_classes(), lambda: opt.step())
+
+    def make_averaged_model(
+        self,
+        params: list[np.ndarray],
+        buffers: list[np.ndarray],
+        options: dict[str, Any],
+        dtype: str,
+        device: str,
+    ) -> TorchAveragedRun:
+        return TorchAveragedRun(self.swa_functions(), params, buffers, options, dtype, device)
+
+    def update_bn(
+        self, layers: list[dict[str, Any]], batches: list[np.ndarray], **kwargs: Any
+    ) -> dict[str, Any]:
+        return torch_update_bn(self.swa_functions(), layers, batches, **kwargs)

@@ -90,9 +90,12 @@ def outcome(record: dict[str, Any]) -> str:
 
 
 def algorithm(record: dict[str, Any]) -> tuple[str, str]:
-    """(section, row): optimizers and schedulers get separate matrices."""
+    """(section, row): optimizers, schedulers and the swa_utils (AveragedModel, update_bn) get separate
+    matrices."""
     if record.get("scheduler"):
         return "Schedulers", str(record["scheduler"])
+    if record.get("swa"):
+        return "SWA utilities", str(record["swa"])
     # A record without its optimizer (a check skipped before it ran) is filed under its case id's first
     # word: "adam/lr0.1" and "Adam-fused" both name the class.
     name = record.get("optimizer") or re.split(r"[/-]", str(record.get("case") or "?"))[0]
@@ -155,12 +158,13 @@ class Matrix:
 
 
 def matrices(records: list[dict[str, Any]]) -> list[Matrix]:
-    """The optimizer matrix, then the scheduler matrix (each only if the run has such records)."""
+    """The optimizer matrix, the scheduler matrix, then the swa_utils matrix (each only if the run has such
+    records)."""
     by_section: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in records:
         by_section[algorithm(r)[0]].append(r)
     out = []
-    for title in ("Optimizers", "Schedulers"):
+    for title in ("Optimizers", "Schedulers", "SWA utilities"):
         section = by_section.get(title)
         if not section:
             continue
