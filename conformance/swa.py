@@ -158,7 +158,7 @@ def update_bn_inputs(case: UpdateBnCase) -> dict[str, np.ndarray]:
     """Seeded weights (``N(0, 1)``; BatchNorm affine weights in ``[0.5, 1.5)``), non-default running
     statistics (update_bn must reset them) and batches (``N(0.3, 1.5^2)``: a mean the statistics must
     find)."""
-    rng = np.random.default_rng(seed_of(case.id + "/inputs"))
+    rng = np.random.default_rng(seed_of(case.seed_name + "/inputs"))
     out: dict[str, np.ndarray] = {}
     for k, layer in enumerate(case.layers):
         if layer["layer"] == "Linear":

@@ -17,6 +17,9 @@ from run_conformance import conformance
 from refimpl.lr_scheduler import MODULES as SCHEDULERS
 from refimpl.optim import MODULES
 
+# The swa_utils a mutant may break (their cases: averagedmodel/..., swalr/..., update_bn/...).
+SWA_UTILS = ("AveragedModel", "SWALR", "update_bn")
+
 pytest.importorskip("torch")
 
 NOT_MUTANTS = {"compact", "compact_adaptive", "compact_sched", "control"}
@@ -30,7 +33,7 @@ def selection(classes: list[str]) -> str:
 
 def mutant_classes(module_name: str) -> list[str]:
     module = importlib.import_module(f"mutants.{module_name}")
-    return [name for name in [*MODULES, *SCHEDULERS] if hasattr(module, name)]
+    return [name for name in [*MODULES, *SCHEDULERS, *SWA_UTILS] if hasattr(module, name)]
 
 
 MUTANTS = sorted(m.name for m in pkgutil.iter_modules(mutants.__path__) if m.name not in NOT_MUTANTS)

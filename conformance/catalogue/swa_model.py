@@ -116,6 +116,12 @@ class UpdateBnCase:
     pairs: bool = False
     training: bool = False
     tag: str = ""
+    # The name random weights and batches are drawn from; empty means the id (the observability test pins it).
+    seed: str = ""
+
+    @property
+    def seed_name(self) -> str:
+        return self.seed or self.id
 
     @property
     def id(self) -> str:

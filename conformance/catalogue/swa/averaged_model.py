@@ -22,7 +22,7 @@ CASES = [
     ),
     AveragedCase(
         {"multi_avg_fn": "ema", "decay": 0.8, "use_buffers": True},
-        ("multi_avg_fn", "decay", "use_buffers"),
+        ("decay", "use_buffers"),  # get_swa_multi_avg_fn, the other function, refuses integer buffers
         "EMA of params and buffers (the docs' recipe for BatchNorm statistics without update_bn)",
     ),
     AveragedCase(
