@@ -14,7 +14,7 @@ from test_mutants import MUTANTS, mutant_classes
 pytest.importorskip("torch")
 pytest.importorskip("hypothesis")
 
-PROPERTY_TESTS = "(test_optimizer_property or test_scheduler_property)"
+PROPERTY_TESTS = "(test_optimizer_property or test_scheduler_property or test_swa_property)"
 
 
 def select(classes: list[str]) -> str:
