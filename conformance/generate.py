@@ -131,12 +131,17 @@ def grad_arrays(
 
 
 def run_optim_case(
-    case: OptimCase, params: list[np.ndarray] | None = None, gradient: GradientSource | None = None
+    case: OptimCase,
+    params: list[np.ndarray] | None = None,
+    gradient: GradientSource | None = None,
+    optimizer_class: type | None = None,
 ) -> OptimRecord:
     """The reference's run of ``case``. ``params`` and ``gradient(t, i, param)`` replace the case's seeded
-    draws where given: the property-based layer runs the examples Hypothesis draws through this same code."""
+    draws where given: the property-based layer runs the examples Hypothesis draws through this same code.
+    ``optimizer_class`` replaces the reference's class (a spec note's documented variant)."""
     params = initial_params(case) if params is None else [p.copy() for p in params]
-    opt = getattr(refimpl.optim, case.optimizer)(build_groups(case, [p.copy() for p in params]), **case.hyper)
+    cls = optimizer_class or getattr(refimpl.optim, case.optimizer)
+    opt = cls(build_groups(case, [p.copy() for p in params]), **case.hyper)
     live = [p for _, _, p in opt.indexed_params()]
     record = OptimRecord(meta=case.describe())
     arrays = record.arrays
@@ -215,11 +220,12 @@ def _array_files(by_file: dict[str, list[OptimRecord]]) -> list[VectorFile]:
     return files
 
 
-def run_sched_case(case: SchedCase) -> dict[str, Any]:
+def run_sched_case(case: SchedCase, adapter: RefimplAdapter | None = None) -> dict[str, Any]:
     """The case's description with the reference's values under ``expected``: ``{key: rows}``, row ``t``
-    the groups' values after epoch ``t`` (row 0: after construction)."""
+    the groups' values after epoch ``t`` (row 0: after construction). ``adapter`` replaces the reference
+    (one with a spec note's documented variant)."""
     meta = case.describe()
-    adapter = RefimplAdapter()
+    adapter = adapter or RefimplAdapter()
     meta["expected"] = play(meta, lambda: make_run(adapter, meta, "cpu"), list(case.recorded))
     return meta
 

@@ -23,6 +23,7 @@ from conformance.adapters.base import NotSupported
 from conformance.known_deviations import KnownDeviationError, load, tolerance_override
 from conformance.runner import CandidateError, LoadedCase, run_single_steps, run_trajectory
 from conformance.schedules import LoadedSchedule, run_schedule, scheduler_classes
+from conformance.spec_notes import followed_documentation
 from conformance.swa import KIND_CHECKS, SWA_CHECKS, LoadedSwa
 from conformance.vectors import DEFAULT_DIR, VectorError, Vectors
 
@@ -330,7 +331,8 @@ def conformance_check(request: pytest.FixtureRequest, conformance_param: Param) 
             file=session.vectors.case_file[p.case],
         )
         try:
-            result = CHECKS[check](session.adapter, case, p.dtype, p.device, p.variant)
+            where = (p.dtype, p.device, p.variant)
+            result = CHECKS[check](session.adapter, case, *where)
         except NotSupported as e:
             record["unsupported"] = str(e)
             result = None
@@ -351,6 +353,11 @@ def conformance_check(request: pytest.FixtureRequest, conformance_param: Param) 
             # The median step time: how fast the candidate ran, without a list per record in results.json.
             step_median_s=float(np.median(result.step_seconds)) if result.step_seconds else None,
         )
+        if not result.passed and (
+            note := followed_documentation(session.adapter, CHECKS[check], case, *where)
+        ):
+            record["spec_note"] = note.id
+            result.details.insert(0, note.message())
         if not result.passed:
             # Kept in the record also when the failure is a known deviation (an xfail), for the report.
             record["message"] = results.failure_message(session, case, p, check, result=result)

@@ -72,6 +72,8 @@ class RefimplOptimizerRun:
 
 class RefimplAdapter:
     name = "refimpl"
+    # The scheduler classes ``make_scheduler`` builds (a spec note's documented variant may replace one).
+    schedulers: dict[str, type] = SCHEDULERS
 
     def version(self) -> str:
         return f"refimpl {refimpl.__version__}"
@@ -114,7 +116,7 @@ class RefimplAdapter:
         )
         n_params = sum(len(g["params"]) for g in groups)
         # Looked up at each call: the schedulers wrap ``opt.step`` to record that it ran.
-        return ApiSchedulerRun(opt, specs, SCHEDULERS, lambda: opt.step([None] * n_params))
+        return ApiSchedulerRun(opt, specs, self.schedulers, lambda: opt.step([None] * n_params))
 
     def make_averaged_model(
         self,
