@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from conformance import spec_notes
 from conformance.repro import reproduction
 from conformance.swa import KIND_CHECKS, SWA_CHECKS
 
@@ -119,6 +120,7 @@ def write(session: Any, unmatched: list[Any], command: str) -> list[Path]:
         "unmatched_deviations": [
             {"test": d.test, "reason": d.reason, "upstream": d.upstream} for d in unmatched
         ],
+        "spec_notes": [note.to_dict() for note in spec_notes.load()],
     }
     if getattr(session, "bench", None):
         data["bench"] = session.bench

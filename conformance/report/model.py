@@ -46,6 +46,13 @@ HEADER_KEYS = (
 )
 
 
+SPEC_NOTES_TEXT = (
+    "The spec is torch's behaviour: where its code and its documentation disagree, the reference follows the "
+    "code. A candidate that follows the documentation instead fails those cases, with a message naming the "
+    "note; the last column counts such failures in this run."
+)
+
+
 class ResultsError(Exception):
     """A results file that cannot be rendered; the message is one line naming the file and the problem."""
 
@@ -288,3 +295,26 @@ def header(env: dict[str, Any]) -> list[tuple[str, str]]:
     rows = [(label, env[k]) for k, label in HEADER_KEYS if k in env]
     rows += [(k, v) for k, v in env.items() if k not in known]
     return [(label, ", ".join(map(str, v)) if isinstance(v, list) else _format(v)) for label, v in rows]
+
+
+@dataclass
+class SpecNoteRow:
+    """A spec note as the report lists it, with the failing checks whose candidate followed its
+    documentation (records carrying its id)."""
+
+    note: dict[str, Any]
+    tests: list[str]
+    source_link: str | None
+    docs_link: str | None
+
+
+def spec_note_rows(data: dict[str, Any]) -> list[SpecNoteRow]:
+    """Every spec note of the run (``results.json``'s ``spec_notes``), in file order."""
+    rows = []
+    for note in data.get("spec_notes") or []:
+        if not isinstance(note, dict):
+            continue
+        tests = [str(r.get("test")) for r in data["records"] if r.get("spec_note") == note.get("id")]
+        links = [upstream_url(str(note.get(k, ""))) for k in ("source", "docs")]
+        rows.append(SpecNoteRow(note, tests, *links))
+    return rows
