@@ -8,23 +8,24 @@ import time
 from pathlib import Path
 
 from conformance import __version__
-from conformance.catalogue import optimizer_cases, scheduler_cases
+from conformance.catalogue import optimizer_cases, scheduler_cases, swa_cases
 from conformance.report.command import add_report_command
 from conformance.vectors import DEFAULT_DIR, FORMAT_VERSION
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from conformance.generate import scheduler_files, vector_files, versions
+    from conformance.generate import all_files, versions
     from conformance.vectors import write_atomically
 
     start = time.perf_counter()
-    cases = optimizer_cases()
-    schedules = scheduler_cases()
-    files = vector_files(cases) + scheduler_files(schedules)
+    cases, schedules, swa = optimizer_cases(), scheduler_cases(), swa_cases()
+    files = all_files(cases, schedules, swa)
     size = write_atomically(Path(args.dir), files, versions())
     elapsed = time.perf_counter() - start
     print(
-        f"wrote {len(cases)} optimizer and {len(schedules)} scheduler cases in {len(files)} files to ", end=""
+        f"wrote {len(cases)} optimizer, {len(schedules)} scheduler and {len(swa)} swa_utils cases in "
+        f"{len(files)} files to ",
+        end="",
     )
     print(f"{args.dir}: ", end="")
     print(f"{size / 1e6:.2f} MB in {elapsed:.1f} s")
@@ -45,7 +46,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    for case in [*optimizer_cases(args.filter), *scheduler_cases(args.filter)]:
+    for case in [*optimizer_cases(args.filter), *scheduler_cases(args.filter), *swa_cases(args.filter)]:
         print(f"{case.id}\n    observes: {', '.join(case.observes)}\n    why: {case.why}")
     return 0
 

@@ -27,6 +27,8 @@ from conformance.known_deviations import Item, KnownDeviationError, load, tolera
 from conformance.options import option
 from conformance.runner import CandidateError, LoadedCase, SuiteError, run_single_steps, run_trajectory
 from conformance.schedules import LoadedSchedule, run_schedule, scheduler_classes
+from conformance.spec_notes import followed_documentation
+from conformance.swa import KIND_CHECKS, SWA_CHECKS, LoadedSwa
 from conformance.vectors import DEFAULT_DIR, VectorError, Vectors
 
 DEFAULT_DTYPES = ("float64", "float32")
@@ -34,6 +36,7 @@ CHECKS = {
     "test_trajectory": run_trajectory,
     "test_single_step": run_single_steps,
     "test_schedule": run_schedule,
+    **{name: check for name, (check, _) in SWA_CHECKS.items()},
 }
 # Checks of scheduler cases: lrs are Python floats whatever the params' dtype, so they run once per case and
 # device (``test_schedule[steplr/step_size3-gamma0.5-cpu]``), not per dtype and variant.
@@ -165,7 +168,7 @@ def _params_for(session: Session) -> list[Param]:
     out = []
     for case_id in session.vectors.case_ids():
         meta = session.vectors.describe(case_id)
-        if meta.get("kind") == "scheduler":
+        if meta.get("kind", "optimizer") != "optimizer":
             continue
         name = meta["optimizer"]
         variants_of = getattr(session.adapter, "variants_of", None)
@@ -195,6 +198,31 @@ def _schedule_params(session: Session) -> list[Param]:
             f"not supported: {session.impl} has no {', '.join(missing)}" if missing else None
         )
         out.append(Param(case_id, "", session.device, "", reason))
+    return out
+
+
+def _swa_params(session: Session, check: str) -> list[Param]:
+    """One parametrization per swa_utils case of ``check``'s kind and dtype (no variant: torch's swa_utils
+    have no implementation switch); "not supported" unless the candidate declares every function the case
+    calls in ``Capabilities.swa`` and computes in the dtype."""
+    capabilities = session.adapter.capabilities()
+    out = []
+    for case_id in session.vectors.case_ids():
+        meta = session.vectors.describe(case_id)
+        if KIND_CHECKS.get(meta.get("kind", "")) != check:
+            continue
+        missing = sorted(set(meta["functions"]) - capabilities.swa)
+        for dtype in session.dtypes:
+            reason = session.skip_reason or (
+                f"not supported: {session.impl} has no {', '.join(missing)}"
+                if missing
+                else (
+                    f"not supported: {session.impl} does not compute in {dtype}"
+                    if dtype not in capabilities.dtypes
+                    else None
+                )
+            )
+            out.append(Param(case_id, dtype, session.device, "", reason))
     return out
 
 
@@ -232,8 +260,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     stateless = metafunc.function.__name__ == "test_single_step" and (
         "state_dict" not in session.adapter.capabilities().features
     )
-    schedules = metafunc.function.__name__ in SCHEDULE_CHECKS
-    for p in _schedule_params(session) if schedules else _params_for(session):
+    name = metafunc.function.__name__
+    if name in SWA_CHECKS:
+        found = _swa_params(session, name)
+    else:
+        found = _schedule_params(session) if name in SCHEDULE_CHECKS else _params_for(session)
+    for p in found:
         if stateless and not p.unsupported:
             p = replace(p, unsupported=f"not supported: {session.impl} cannot load optimizer state")
         marks = [pytest.mark.skip(reason=p.unsupported)] if p.unsupported else []
@@ -262,6 +294,8 @@ def item_of(session: Session, name: str, param: Param) -> Item:
         options: set[str] = set(getattr(param, "options", ()))
     elif meta.get("kind") == "scheduler":
         classes, options = scheduler_classes(meta), set()
+    elif results.subject_key(meta) == "swa":  # an AveragedModel or update_bn case
+        classes, options = {meta["swa"]}, set()
     else:
         classes, options = {meta["optimizer"]}, case_options(meta)
     return Item(name, fields, frozenset(classes), frozenset(options), session.torch_version)
@@ -317,9 +351,10 @@ def conformance_check(request: pytest.FixtureRequest, conformance_param: Param) 
     check = request.function.__name__
 
     def run() -> None:
-        schedule = check in SCHEDULE_CHECKS
+        swa, schedule = check in SWA_CHECKS, check in SCHEDULE_CHECKS
+        loader = LoadedSwa if swa else LoadedSchedule if schedule else LoadedCase
         try:
-            case = (LoadedSchedule if schedule else LoadedCase).load(session.vectors, conformance_param.case)
+            case = loader.load(session.vectors, conformance_param.case)
         except VectorError as e:
             raise SuiteError(f"the vectors are broken, not the candidate: {e}") from None
         if override := tolerance_of(session, node.name, conformance_param):
@@ -331,11 +366,12 @@ def conformance_check(request: pytest.FixtureRequest, conformance_param: Param) 
             dtype=p.dtype,
             device=p.device,
             variant=p.variant,
-            **({"scheduler": case.meta["scheduler"]} if schedule else {"optimizer": case.meta["optimizer"]}),
+            **{results.subject_key(case.meta): case.meta[results.subject_key(case.meta)]},
             file=session.vectors.case_file[p.case],
         )
         try:
-            result = CHECKS[check](session.adapter, case, p.dtype, p.device, p.variant)
+            where = (p.dtype, p.device, p.variant)
+            result = CHECKS[check](session.adapter, case, *where)
         except NotSupported as e:
             record["unsupported"] = str(e)
             result = None
@@ -358,6 +394,11 @@ def conformance_check(request: pytest.FixtureRequest, conformance_param: Param) 
             # The median step time: how fast the candidate ran, without a list per record in results.json.
             step_median_s=float(np.median(result.step_seconds)) if result.step_seconds else None,
         )
+        if not result.passed and (
+            note := followed_documentation(session.adapter, CHECKS[check], case, *where)
+        ):
+            record["spec_note"] = note.id
+            result.details.insert(0, note.message())
         if not result.passed:
             # Kept in the record also when the failure is a known deviation (an xfail), for the report.
             record["message"] = results.failure_message(session, case, p, check, result=result)
@@ -424,8 +465,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         record.setdefault("case", param.case)
         meta = session.vectors.describe(param.case) if param.case in session.vectors.case_file else {}
         # The algorithm the record is about: a scheduler case's scheduler (its optimizer only drives it), an
-        # API check's optimizer, a property test's class.
-        subject = "scheduler" if meta.get("kind") == "scheduler" else "optimizer"
+        # swa_utils case's function, an API check's optimizer, a property test's class.
+        subject = results.subject_key(meta)
         if subject in meta:
             record.setdefault(subject, meta[subject])
         if getattr(param, "optimizer", ""):

@@ -18,9 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from conformance import __version__
+from conformance import __version__, spec_notes
 from conformance.paths import display, scrub
 from conformance.repro import reproduction, vectors_arg
+from conformance.swa import KIND_CHECKS, SWA_CHECKS
 
 OUTCOME_ORDER = ("passed", "failed", "xfailed", "xpassed", "unsupported", "skipped", "error")
 # The words of pytest's own summary line (``conformance.plugin.PYTEST_WORDS``): every total reads the same.
@@ -38,14 +39,12 @@ def failure_message(
     construction) and have no dtype or variant.
     """
     where = f"{param.case} ({display(session.vectors.directory / session.vectors.case_file[param.case])})"
-    schedule = case.meta.get("kind") == "scheduler"
-    subject, unit = (case.meta["scheduler"], "epoch") if schedule else (case.meta["optimizer"], "step")
+    key = subject_key(case.meta)
+    units = {"scheduler": "epoch", "swa": SWA_CHECKS.get(check, (None, "step"))[1]}
+    subject, unit = case.meta[key], units.get(key, "step")
     lines = [f"{subject} does not conform: {where}", f"  what it checks: {case.meta['why']}"]
-    how = (
-        f"in {param.dtype} on {param.device}, variant {param.variant}"
-        if not schedule
-        else f"on {param.device}"
-    )
+    how = (f"in {param.dtype} " if param.dtype else "") + f"on {param.device}"
+    how += f", variant {param.variant}" if param.variant else ""
     lines.append(f"  run: {check} {how}")
     if error:
         lines.append(f"  {error}")
@@ -71,6 +70,13 @@ def failure_message(
         ).splitlines()
     ]
     return "\n".join(lines)
+
+
+def subject_key(meta: dict[str, Any]) -> str:
+    """The key of a case's description that names what it tests: ``scheduler`` for a scheduler case (its
+    optimizer only drives it), ``swa`` for an AveragedModel or update_bn case, else ``optimizer``."""
+    kind = meta.get("kind", "optimizer")
+    return "scheduler" if kind == "scheduler" else "swa" if kind in KIND_CHECKS else "optimizer"
 
 
 def environment(session: Any, command: str) -> dict[str, Any]:
@@ -124,6 +130,7 @@ def write(session: Any, unmatched: list[Any], command: str) -> list[Path]:
         "unmatched_deviations": [
             {"test": d.test, "reason": d.reason, "upstream": d.upstream} for d in unmatched
         ],
+        "spec_notes": [note.to_dict() for note in spec_notes.load()],
     }
     if getattr(session, "bench", None):
         data["bench"] = session.bench

@@ -17,6 +17,9 @@ from run_conformance import conformance
 from refimpl.lr_scheduler import MODULES as SCHEDULERS
 from refimpl.optim import MODULES
 
+# The swa_utils a mutant may break (their cases: averagedmodel/..., swalr/..., update_bn/...).
+SWA_UTILS = ("AveragedModel", "SWALR", "update_bn")
+
 pytest.importorskip("torch")
 
 NOT_MUTANTS = {"compact", "compact_adaptive", "compact_sched", "control", "kernels"}
@@ -37,7 +40,7 @@ def mutant_classes(module_name: str) -> list[str]:
     module = importlib.import_module(f"mutants.{module_name}")
     return [
         name
-        for name in [*MODULES, *SCHEDULERS]
+        for name in [*MODULES, *SCHEDULERS, *SWA_UTILS]
         if hasattr(module, name) and not getattr(module, name).__module__.startswith("torch.")
     ]
 

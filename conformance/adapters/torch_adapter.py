@@ -26,6 +26,7 @@ import numpy as np
 
 from conformance.adapters.base import Capabilities, ClassDeclaration, Closure, NotSupported
 from conformance.adapters.sched import ApiSchedulerRun
+from conformance.adapters.swa import SWA_NAMES, TorchAveragedRun, torch_update_bn
 from conformance.declarations import derived_lacks
 from refimpl.lr_scheduler import MODULES as SCHEDULER_MODULES
 from refimpl.optim import MODULES as OPTIMIZERS
@@ -244,6 +245,19 @@ class TorchAdapter:
             found = [getattr(s, name) for s in sources if inspect.isclass(getattr(s, name, None))]
             if found:
                 out[name] = next((c for c in found if not torch_own(c)), found[0])
+        return out | {n: f for n, f in self.swa_functions().items() if n == "SWALR"}
+
+    def swa_functions(self) -> dict[str, Any]:
+        """The module's swa_utils: its own classes and functions with torch's swa_utils names and those of its
+        ``swa_utils`` attribute (as ``torch.optim`` has it); the candidate's own beat torch's, as above."""
+        sources = [self.module]
+        if inspect.ismodule(getattr(self.module, "swa_utils", None)):
+            sources.append(self.module.swa_utils)
+        out = {}
+        for name in SWA_NAMES:
+            found = [getattr(s, name) for s in sources if callable(getattr(s, name, None))]
+            if found:
+                out[name] = next((f for f in found if not torch_own(f)), found[0])
         return out
 
     def scheduler_path(self, name: str) -> str:
@@ -272,6 +286,7 @@ class TorchAdapter:
             variants=devices,
             features=frozenset({"state_dict", "sparse", "complex", "torch_api"}),
             declarations=self.declarations(),
+            swa=frozenset(self.swa_functions()) - {"SWALR"},
         )
 
     def unsupported(self, meta: dict[str, Any], dtype: str, device: str, variant: str) -> str | None:
@@ -322,3 +337,18 @@ class TorchAdapter:
         opt = cls(params, **hyper)
         # Looked up at each call: the schedulers wrap ``opt.step`` to record that it ran.
         return ApiSchedulerRun(opt, specs, self.scheduler_classes(), lambda: opt.step())
+
+    def make_averaged_model(
+        self,
+        params: list[np.ndarray],
+        buffers: list[np.ndarray],
+        options: dict[str, Any],
+        dtype: str,
+        device: str,
+    ) -> TorchAveragedRun:
+        return TorchAveragedRun(self.swa_functions(), params, buffers, options, dtype, device)
+
+    def update_bn(
+        self, layers: list[dict[str, Any]], batches: list[np.ndarray], **kwargs: Any
+    ) -> dict[str, Any]:
+        return torch_update_bn(self.swa_functions(), layers, batches, **kwargs)

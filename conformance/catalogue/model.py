@@ -34,6 +34,9 @@ ABBREVIATIONS = {
     "history_size": "hist",
     "tolerance_grad": "tol_grad",
     "tolerance_change": "tol_change",
+    # swa_utils: the averaging function's option, its value naming the function (``multi_ema``).
+    "avg_fn": "avg_",
+    "multi_avg_fn": "multi_",
     # Scheduler options whose value names itself (a function, a mode, nested schedulers): value only.
     "lr_lambda": "",
     "scale_fn": "",

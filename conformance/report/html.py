@@ -86,6 +86,8 @@ def render_html(data: dict[str, Any]) -> str:
             detailed=details[:MAX_DETAILED],
             charts=charts,
             unmatched=data.get("unmatched_deviations") or [],
+            spec_notes=model.spec_note_rows(data),
+            spec_notes_text=model.SPEC_NOTES_TEXT,
             speed=_speed(data["bench"]) if data.get("bench") else None,
         )
     )

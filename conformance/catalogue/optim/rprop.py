@@ -54,4 +54,13 @@ CASES = [
         steps=40,
     ),
     *kernel_cases("Rprop", {"lr": 0.01}, steps=4),
+    OptimCase(
+        "Rprop",
+        {"lr": 0.2, "etas": (0.5, 1.2), "step_sizes": (1e-3, 0.05)},
+        ("etas[0]", "step_sizes[1]"),  # every growth is clamped at the largest step size: etas[1] never shows
+        "an lr above the largest step size: torch clamps every step size on every step, so the first step is "
+        "0.05, not the lr (spec note rprop-clamp-every-step: the docs clamp only a size that changed)",
+        gradients=Gradients("flip"),
+        tag="lr_above_max",
+    ),
 ]
