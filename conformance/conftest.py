@@ -4,12 +4,16 @@ from conformance.plugin import (  # noqa: F401  (pytest finds hooks and fixtures
     conformance_check,
     conformance_param,
     pytest_addoption,
+    pytest_collection_finish,
     pytest_collection_modifyitems,
     pytest_configure,
     pytest_generate_tests,
+    pytest_report_header,
+    pytest_runtest_call,
     pytest_runtest_makereport,
     pytest_sessionfinish,
     pytest_terminal_summary,
+    pytest_unconfigure,
 )
 
 try:  # the property layer's Hypothesis profiles, registered before Hypothesis loads --hypothesis-profile

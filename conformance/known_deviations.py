@@ -13,6 +13,9 @@ One TOML file per implementation, ``conformance/known_deviations/<impl>.toml`` (
     variant = "fused"               # specifier such as ">=2.11,<2.14")
     torch = ">=2.11"
 
+    Any other key, a value of the wrong type, a dtype or device type that does not exist, or a version
+    specifier that does not parse is an error naming the entry (``conformance.schemas``).
+
     [[tolerance]]                   # per-implementation tolerance overrides, by test pattern
     test = "test_trajectory[lbfgs/*-float32-*]"
     float32 = 1e-4
@@ -29,6 +32,11 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+from conformance.schemas import deviations_problem
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -69,21 +77,9 @@ def pattern_matches(pattern: str, test_id: str) -> bool:
 
 
 def version_matches(version: str, specifier: str) -> bool:
-    """``"2.13.0+cpu"`` against ``">=2.11,<2.14"`` (comparison operators on numeric release parts)."""
-
-    def parts(v: str) -> tuple[int, ...]:
-        return tuple(int(x) for x in v.split("+")[0].split(".") if x.isdigit())
-
-    have = parts(version)
-    for clause in specifier.split(","):
-        clause = clause.strip()
-        op = next(o for o in (">=", "<=", "==", "!=", ">", "<") if clause.startswith(o))
-        want = parts(clause[len(op) :])
-        n = max(len(have), len(want))
-        a, b = have + (0,) * (n - len(have)), want + (0,) * (n - len(want))
-        if not {">=": a >= b, "<=": a <= b, "==": a == b, "!=": a != b, ">": a > b, "<": a < b}[op]:
-            return False
-    return True
+    """``"2.13.0+cpu"`` against a PEP 440 specifier such as ``">=2.11,<2.14"`` (pre-releases and nightly
+    builds included: a nightly has the bugs of the release it leads to)."""
+    return SpecifierSet(specifier).contains(Version(version), prereleases=True)
 
 
 class KnownDeviationError(Exception):
@@ -106,25 +102,26 @@ def load(impl: str, path: Path | None = None) -> tuple[list[Deviation], list[dic
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as e:
         raise KnownDeviationError(f"{path}: invalid TOML ({e})") from None
-    deviations = []
-    for n, entry in enumerate(data.get("deviation", []), 1):
-        missing = [k for k in ("test", "reason", "upstream") if not entry.get(k)]
-        if missing:
-            raise KnownDeviationError(f"{path}: deviation #{n} lacks {', '.join(missing)}")
-        conditions = {k: entry[k] for k in CONDITIONS if k in entry}
-        deviations.append(
-            Deviation(entry["test"], entry["reason"], entry["upstream"], conditions, entry.get("torch"))
+    if bad := deviations_problem(data):
+        raise KnownDeviationError(f"{path}: {bad}")
+    deviations = [
+        Deviation(
+            entry["test"],
+            entry["reason"],
+            entry["upstream"],
+            {k: entry[k] for k in CONDITIONS if k in entry},
+            entry.get("torch"),
         )
+        for entry in data.get("deviation", [])
+    ]
     tolerances = data.get("tolerance", [])
-    for n, entry in enumerate(tolerances, 1):
-        if not entry.get("test") or not entry.get("reason"):
-            raise KnownDeviationError(f"{path}: tolerance #{n} needs a test pattern and a reason")
     return deviations, tolerances, path
 
 
 def tolerance_override(tolerances: list[dict[str, Any]], test_id: str) -> dict[str, float]:
     """The per-dtype overrides of the first ``[[tolerance]]`` entry matching ``test_id``."""
     for entry in tolerances:
-        if pattern_matches(entry["test"], test_id):
+        patterns = [entry["test"]] if isinstance(entry["test"], str) else entry["test"]
+        if any(pattern_matches(pattern, test_id) for pattern in patterns):
             return {k: float(v) for k, v in entry.items() if k not in ("test", "reason")}
     return {}

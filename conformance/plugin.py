@@ -17,13 +17,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from conformance import bench, results
-from conformance.adapters import UnknownImplementation, resolve
+from conformance import bench, options, results
 from conformance.adapters.base import NotSupported
 from conformance.known_deviations import KnownDeviationError, load, tolerance_override
+from conformance.report_folder import ReportFolderError, claim
 from conformance.runner import CandidateError, LoadedCase, run_single_steps, run_trajectory
 from conformance.schedules import LoadedSchedule, run_schedule, scheduler_classes
-from conformance.vectors import DEFAULT_DIR, VectorError, Vectors
+from conformance.timeout import CheckTimeout, deadline
+from conformance.vectors import DEFAULT_DIR, TORCH_VERSION, VectorError, Vectors
 
 DEFAULT_DTYPES = ("float64", "float32")
 CHECKS = {
@@ -51,6 +52,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--vectors", default=str(DEFAULT_DIR), help="vectors directory")
     group.addoption("--report-dir", default="reports/latest", help="where results.json and the reports go")
+    group.addoption(
+        "--check-timeout",
+        default=str(options.DEFAULT_CHECK_TIMEOUT),
+        help="seconds a check (a property example) may keep the candidate busy before it fails as hung "
+        "(default: %(default)s; 0: no limit)",
+    )
     bench.add_options(group)
     group.addoption(
         "--known-deviations",
@@ -73,52 +80,74 @@ class Session:
     tolerances: list[dict[str, Any]]
     deviations_file: Path | None
     report_dir: Path
+    check_timeout: float = options.DEFAULT_CHECK_TIMEOUT
     skip_reason: str | None = None
+    # The lock on report_dir, held from configure to unconfigure (no two runs write one folder).
+    lock: Any = None
+    # The node ids of the checks selected to run: a report covering fewer says it was interrupted.
+    planned: list[str] = field(default_factory=list)
+    # Lines for the terminal header and summary (vectors made for another torch version, ...).
+    notes: list[str] = field(default_factory=list)
     records: list[dict[str, Any]] = field(default_factory=list)
     started: float = field(default_factory=time.time)
     # --bench: what to time (None without it), and the timings once taken (results.json's "bench").
     bench_config: Any = None
     bench: dict[str, Any] | None = None
+    # At the end: whether every selected check ran (results.json's "status"), and the files written.
+    status: dict[str, Any] | None = None
+    report_paths: list[Path] = field(default_factory=list)
 
 
 SESSION = pytest.StashKey[Session]()
 RECORD = pytest.StashKey[dict[str, Any]]()
 
 
-def _split(values: list[str] | None, default: tuple[str, ...] | None) -> list[str] | None:
-    if values is None:
-        return list(default) if default else None
-    return [v for value in values for v in value.split(",") if v]
-
-
 def pytest_configure(config: pytest.Config) -> None:
+    """Every option, file and the candidate are checked here, before anything runs: a problem is pytest's
+    usage error (exit status 4) with one line naming it. The report folder is claimed last."""
     impl = config.getoption("--impl")
     try:
-        adapter = resolve(impl)
-        vectors = Vectors(config.getoption("--vectors"))
-        vectors.check_hashes()
-        deviations, tolerances, deviations_file = load(impl, config.getoption("--known-deviations"))
-    except (UnknownImplementation, VectorError, KnownDeviationError, NotSupported) as e:
-        raise pytest.UsageError(str(e)) from None
-    device = config.getoption("--device")
-    session = Session(
-        impl=impl,
-        adapter=adapter,
-        vectors=vectors,
-        device=device,
-        dtypes=_split(config.getoption("--dtype"), DEFAULT_DTYPES),
-        variants=_split(config.getoption("--variant"), None),
-        deviations=deviations,
-        tolerances=tolerances,
-        deviations_file=deviations_file,
-        report_dir=Path(config.getoption("--report-dir")),
-    )
-    try:
+        adapter, capabilities = options.load_candidate(impl)
+        device = options.device(config.getoption("--device"), capabilities)
+        variants = options.variants(config.getoption("--variant"), impl, capabilities)
+        session = Session(
+            impl=impl,
+            adapter=adapter,
+            vectors=Vectors(config.getoption("--vectors")),
+            device=device,
+            dtypes=options.dtypes(config.getoption("--dtype"), DEFAULT_DTYPES),
+            variants=variants,
+            deviations=[],
+            tolerances=[],
+            deviations_file=None,
+            report_dir=Path(config.getoption("--report-dir")),
+            check_timeout=options.check_timeout(config.getoption("--check-timeout")),
+        )
+        session.vectors.check_hashes()
+        session.vectors.validate()
+        session.deviations, session.tolerances, session.deviations_file = load(
+            impl, config.getoption("--known-deviations")
+        )
         session.bench_config = bench.config_from(config.getoption, device, session.variants)
-    except bench.BenchConfigError as e:
+        if not config.option.collectonly:
+            session.lock = claim(session.report_dir)
+    except (
+        options.OptionError,
+        VectorError,
+        KnownDeviationError,
+        NotSupported,
+        bench.BenchConfigError,
+        ReportFolderError,
+    ) as e:
         raise pytest.UsageError(str(e)) from None
+    made_for = session.vectors.manifest.get("torch_version")
+    if made_for != TORCH_VERSION:
+        session.notes.append(
+            f"warning: the vectors in {session.vectors.directory} were made for torch {made_for}; this "
+            f"harness specifies torch {TORCH_VERSION} (regenerate them: optconf vectors generate --dir ...)"
+        )
     device_type = device.split(":")[0]
-    if device_type not in adapter.capabilities().variants:
+    if device_type not in capabilities.variants:
         session.skip_reason = f"{impl} does not run on {device}"
     if device_type == "cuda":
         try:
@@ -129,6 +158,20 @@ def pytest_configure(config: pytest.Config) -> None:
         except ImportError:
             session.skip_reason = "--device cuda: torch is not installed"
     config.stash[SESSION] = session
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = config.stash.get(SESSION, None)
+    if session is not None and session.lock is not None:
+        session.lock.release()
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    session = config.stash.get(SESSION, None)
+    if session is None:
+        return []
+    limit = f"{session.check_timeout:g} s per check" if session.check_timeout else "none"
+    return [f"optim-conformance: {session.impl} on {session.device}; time limit: {limit}", *session.notes]
 
 
 @dataclass(frozen=True)
@@ -238,6 +281,30 @@ def param_of(item: pytest.Item) -> Param | None:
     return next((p for p in found if isinstance(p, Param)), None)  # not NOTSET (an empty parametrization)
 
 
+def is_check(item: pytest.Item) -> bool:
+    """A test of the suite's own (a vector case, a property, an API check, or an API check's "none"
+    placeholder), as opposed to one of the user's tests collected in the same session."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    return any(name in params for name in PARAM_FIXTURES)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    state = session.config.stash.get(SESSION, None)
+    if state is not None:
+        state.planned = [item.nodeid for item in session.items if is_check(item)]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    """Each check under the time limit (the property layer arms it per example instead: a property test
+    runs hundreds of them)."""
+    session = item.config.stash.get(SESSION, None)
+    if session is None or not is_check(item) or "property_param" in item.callspec.params:
+        return (yield)
+    with deadline(session.check_timeout):
+        return (yield)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     session = config.stash.get(SESSION, None)
     if session is None:
@@ -284,7 +351,11 @@ def conformance_check(request: pytest.FixtureRequest, conformance_param: Param) 
 
     def run() -> None:
         schedule = check in SCHEDULE_CHECKS
-        case = (LoadedSchedule if schedule else LoadedCase).load(session.vectors, conformance_param.case)
+        try:
+            case = (LoadedSchedule if schedule else LoadedCase).load(session.vectors, conformance_param.case)
+        except VectorError as e:
+            record["error"] = f"the vectors are at fault, not the candidate: {e}"
+            pytest.fail(record["error"], pytrace=False)
         if override := tolerance_override(session.tolerances, node.name):
             case.meta["tolerance"] = {**case.meta.get("tolerance", {}), **override}
         p = conformance_param
@@ -302,7 +373,7 @@ def conformance_check(request: pytest.FixtureRequest, conformance_param: Param) 
         except NotSupported as e:
             record["unsupported"] = str(e)
             result = None
-        except CandidateError as e:
+        except (CandidateError, CheckTimeout) as e:
             record["error"] = str(e)
             result = None
         # Outside the except blocks, so the report shows the message, not a chain of tracebacks.
@@ -330,54 +401,94 @@ def conformance_check(request: pytest.FixtureRequest, conformance_param: Param) 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """One record per check, with the outcome pytest counts, so pytest's counts, the summary line and the
+    report agree: a check that errors in setup is a failure, and a non-strict xfail that passes (a property
+    run whose examples did not reach the deviation) is reported to pytest as the pass it is."""
     report = yield
     session = item.config.stash.get(SESSION, None)
-    param = param_of(item)
-    if session is None or param is None:
+    if session is None or not is_check(item):
         return report
-    if report.when == "call" or (report.when == "setup" and report.skipped):
-        record = item.stash.setdefault(RECORD, {})
-        outcome = report.outcome
-        if hasattr(report, "wasxfail"):
-            # pytest keeps ``wasxfail`` only on a skipped xfail or a *non-strict* pass; a strict XPASS arrives
-            # as a plain failure. A non-strict pass (a property run whose examples missed the deviation) is a
-            # pass, not a fixed bug.
-            outcome = "xfailed" if report.skipped else "passed"
-        elif report.skipped and param.unsupported:
-            outcome = "unsupported"
-        record.setdefault("case", param.case)
-        meta = session.vectors.describe(param.case) if param.case in session.vectors.case_file else {}
-        # The algorithm the record is about: a scheduler case's scheduler (its optimizer only drives it).
-        subject = "scheduler" if meta.get("kind") == "scheduler" else "optimizer"
-        if subject in meta:
-            record.setdefault(subject, meta[subject])
-        record.update(
-            test=item.name,
-            nodeid=item.nodeid,
-            outcome=outcome,
-            dtype=param.dtype,
-            device=param.device,
-            variant=param.variant,
-            check=item.originalname,
-        )
-        if report.failed and "message" not in record:
-            record["message"] = str(report.longrepr)[:4000]
-        if param.unsupported:
-            record["unsupported"] = param.unsupported
-        session.records.append(record)
+    if call.excinfo is not None and isinstance(call.excinfo.value, CheckTimeout):
+        where = call.excinfo.traceback[-1]
+        report.longrepr = f"{call.excinfo.value}\n  still running at {where.path}:{where.lineno + 1}"
+    if report.passed and hasattr(report, "wasxfail"):
+        del report.wasxfail  # pytest would count an "xpassed"
+        item.stash.setdefault(RECORD, {})["deviation_not_reached"] = True
+    recorded = report.when == "call" or (report.when == "setup" and not report.passed)
+    if recorded:
+        session.records.append(_record(session, item, report))
     return report
+
+
+def _record(session: Session, item: pytest.Item, report: pytest.TestReport) -> dict[str, Any]:
+    # An API check's "none" placeholder (no case applies to the candidate) has no Param: its skip reason is
+    # the "not supported" one.
+    reason = report.longrepr[2].removeprefix("Skipped: ") if isinstance(report.longrepr, tuple) else None
+    param = param_of(item) or Param(item.name, "", session.device, "", reason)
+    record = item.stash.setdefault(RECORD, {})
+    outcome = report.outcome
+    if hasattr(report, "wasxfail"):
+        # pytest keeps ``wasxfail`` only on a skipped xfail (a non-strict pass lost it above); a strict
+        # XPASS arrives as a plain failure.
+        outcome = "xfailed"
+    elif report.skipped and param.unsupported:
+        outcome = "unsupported"
+    record.setdefault("case", param.case)
+    meta = session.vectors.describe(param.case) if param.case in session.vectors.case_file else {}
+    # The algorithm the record is about: a scheduler case's scheduler (its optimizer only drives it).
+    subject = "scheduler" if meta.get("kind") == "scheduler" else "optimizer"
+    if subject in meta:
+        record.setdefault(subject, meta[subject])
+    record.update(
+        test=item.name,
+        nodeid=item.nodeid,
+        outcome=outcome,
+        dtype=param.dtype,
+        device=param.device,
+        variant=param.variant,
+        check=getattr(item, "originalname", item.name),
+    )
+    if report.failed and "message" not in record:
+        record["message"] = str(report.longrepr)[:4000]
+    if param.unsupported:
+        record["unsupported"] = param.unsupported
+    return record
+
+
+# pytest's exit statuses for a run that did not go through every selected check, and why.
+STOPPED = {
+    pytest.ExitCode.INTERRUPTED: "interrupted",
+    pytest.ExitCode.INTERNAL_ERROR: "the run crashed",
+}
+
+
+def run_status(session: Session, exitstatus: int) -> dict[str, Any]:
+    """Whether the run went through every check it selected: results.json's ``status``, from which every
+    report shows an "interrupted after N of M checks" banner when it did not."""
+    done = {r["nodeid"] for r in session.records}
+    ran = sum(1 for nodeid in session.planned if nodeid in done)
+    complete = ran == len(session.planned) and exitstatus not in STOPPED
+    status: dict[str, Any] = {"complete": complete, "checks_run": ran, "checks_planned": len(session.planned)}
+    if not complete:
+        why = STOPPED.get(pytest.ExitCode(exitstatus), "stopped early (-x or --maxfail)")
+        status["message"] = f"interrupted after {ran} of {len(session.planned)} checks ({why})"
+    return status
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = session.config.stash.get(SESSION, None)
-    if state is None or not state.records:
-        return
-    unmatched = [d for d in state.deviations if not d.matched]
-    if state.bench_config is not None and not state.skip_reason:
+    if state is None or not state.records or session.config.option.collectonly:
+        return  # nothing ran: the previous report (if any) stays as it is
+    status = run_status(state, exitstatus)
+    if not status["complete"] and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED  # an incomplete run never exits 0
+    unmatched = [d for d in state.deviations if not d.matched] if status["complete"] else []
+    if state.bench_config is not None and not state.skip_reason and status["complete"]:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         names = sorted({r["optimizer"] for r in state.records if r.get("optimizer")})
         progress = reporter.write_line if reporter else (lambda _: None)
         state.bench = bench.run_bench(state.adapter, names, state.bench_config, progress)
+    state.status = status
     paths = results.write(state, unmatched, " ".join(sys.argv))
     state.report_paths = paths
 
@@ -386,5 +497,6 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     state = terminalreporter.config.stash.get(SESSION, None)
     if state is None or not state.records:
         return
+    terminalreporter.write_sep("=", "optim-conformance summary")
     for line in results.summary_lines(state):
         terminalreporter.write_line(line)

@@ -108,6 +108,8 @@ def write(session: Any, unmatched: list[Any], command: str) -> list[Path]:
 
     data = {
         "format_version": 1,
+        # complete, or "interrupted after N of M checks": every report shows which (report.model.banner)
+        "status": session.status,
         "environment": environment(session, command),
         "records": session.records,
         "unmatched_deviations": [
@@ -133,6 +135,9 @@ def summary_lines(session: Any) -> list[str]:
     total = sum(counts.values())
     parts = [f"{counts[o]} {o}" for o in OUTCOME_ORDER if counts[o]]
     lines = [f"optim-conformance: {session.impl}: {', '.join(parts)} (of {total} checks)"]
+    if session.status and not session.status["complete"]:
+        lines.insert(0, f"INCOMPLETE: {session.status['message']}; the report says so")
+    lines += session.notes
     unmatched = [d for d in session.deviations if not d.matched]
     for d in unmatched:
         lines.append(f"known deviation matched no test: {d.test} ({d.upstream})")
@@ -140,5 +145,5 @@ def summary_lines(session: Any) -> list[str]:
         from conformance.report.speed import speed_lines
 
         lines += speed_lines(session.bench)
-    lines.append(f"report: {', '.join(str(p) for p in getattr(session, 'report_paths', []))}")
+    lines.append(f"report: {', '.join(str(p) for p in session.report_paths)}")
     return lines

@@ -16,6 +16,7 @@ of that case and goes on.
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,8 +26,9 @@ import numpy as np
 import refimpl.objectives
 from conformance.adapters.base import NotSupported
 from conformance.metrics import Divergence, running_scales, trajectory_divergence
+from conformance.schemas import array_problem
 from conformance.tolerances import EPS, TINY, single_step_rtol, trajectory_rtol
-from conformance.vectors import Vectors
+from conformance.vectors import VERIFY_HINT, VectorError, Vectors
 from refimpl.optim import SparseGrad
 
 # The optimizer hyperparameters that torch takes as tuples; JSON stores them as lists.
@@ -47,7 +49,14 @@ class LoadedCase:
 
     @classmethod
     def load(cls, vectors: Vectors, case_id: str) -> LoadedCase:
-        return cls(case_id, vectors.describe(case_id), vectors.arrays(case_id))
+        """The case, its arrays checked against its description (a wrong shape is a ``VectorError``: the
+        vectors' fault, not the candidate's). The description is a copy: a check may adjust it (a tolerance
+        override) without changing it for later checks."""
+        meta, arrays = copy.deepcopy(vectors.describe(case_id)), vectors.arrays(case_id)
+        if bad := array_problem(meta, arrays):
+            where = vectors.directory / vectors.case_file[case_id]
+            raise VectorError(f"{where} (case {case_id}): {bad}; {VERIFY_HINT}")
+        return cls(case_id, meta, arrays)
 
     @property
     def n_params(self) -> int:
@@ -73,36 +82,38 @@ class LoadedCase:
         return out
 
     def initial(self) -> list[np.ndarray]:
-        return [self.arrays[f"init/{i}"] for i in range(self.n_params)]
+        """Fresh copies: what a candidate does to them can never reach the vectors or another check."""
+        return [self.arrays[f"init/{i}"].copy() for i in range(self.n_params)]
 
     def expected(self, t: int) -> list[np.ndarray]:
-        """Params after step ``t`` (1-based)."""
-        return [self.arrays[f"params/{i}"][t - 1] for i in range(self.n_params)]
+        """Params after step ``t`` (1-based), as fresh copies (single steps start a candidate from them)."""
+        return [self.arrays[f"params/{i}"][t - 1].copy() for i in range(self.n_params)]
 
     def gradients(self, t: int) -> list[np.ndarray | SparseGrad | None]:
-        """The stored gradients of step ``t`` (0-based)."""
+        """The stored gradients of step ``t`` (0-based), as copies (a candidate may scale them in place)."""
         grads: list[np.ndarray | SparseGrad | None] = []
         for i in range(self.n_params):
             if not self.arrays["has_grad"][t, i]:
                 grads.append(None)
             elif f"grads/{i}" in self.arrays:
-                grads.append(self.arrays[f"grads/{i}"][t])
+                grads.append(self.arrays[f"grads/{i}"][t].copy())
             else:
                 shape = tuple(self.arrays[f"init/{i}"].shape)
                 indices, values = self.arrays[f"grad/{t}/{i}/indices"], self.arrays[f"grad/{t}/{i}/values"]
-                grads.append(SparseGrad(indices, values, shape))
+                grads.append(SparseGrad(indices.copy(), values.copy(), shape))
         return grads
 
     def changes(self, t: int) -> list[tuple[int, str, Any]]:
         return [tuple(c) for c in self.meta["changes"].get(str(t), [])]
 
     def state_dict(self, k: int) -> dict[str, Any]:
-        """The reference's optimizer state dict after step ``k``, in torch's layout."""
+        """The reference's optimizer state dict after step ``k``, in torch's layout (fresh copies)."""
         state: dict[int, dict[str, Any]] = {}
         prefix = f"state/{k}/"
-        for name, value in self.arrays.items():
+        for name, stored in self.arrays.items():
             if name.startswith(prefix):
                 index, key = name[len(prefix) :].split("/", 1)
+                value = stored.copy()
                 if key.endswith("[list]"):
                     key, value = key[: -len("[list]")], list(value)
                 state.setdefault(int(index), {})[key] = value
@@ -112,7 +123,7 @@ class LoadedCase:
             start += len(spec["shapes"])
         groups = [
             {kk: tuple(v) if kk in TUPLE_OPTIONS and isinstance(v, list) else v for kk, v in g.items()}
-            for g in groups
+            for g in copy.deepcopy(groups)
         ]
         return {"state": state, "param_groups": groups}
 
@@ -157,7 +168,8 @@ def _params(run: Any, case: LoadedCase, when: str) -> list[np.ndarray]:
     for i, (p, e) in enumerate(zip(params, case.initial(), strict=True)):
         if np.shape(p) != e.shape:
             raise CandidateError(f"{when}: param {i} has shape {np.shape(p)}, expected {e.shape}")
-    return [np.asarray(p) for p in params]
+    # Copies: a candidate returning its live arrays must not change what was recorded for an earlier step.
+    return [np.array(p) for p in params]
 
 
 def _objective_closure(case: LoadedCase) -> Any:
@@ -279,7 +291,7 @@ def _state_pairs(run: Any, case: LoadedCase, k: int) -> tuple[list[str], list[np
                         f"expected {len(value)}"
                     )
                 pairs = [
-                    (j, np.asarray(m), np.asarray(v))
+                    (j, np.array(m), np.asarray(v))
                     for j, (m, v) in enumerate(zip(mine, value, strict=True))
                     # a slot never written (LBFGS's al): None in the state, NaN in the vectors
                     if not (m is None and np.all(np.isnan(v)))
@@ -302,7 +314,7 @@ def _state_pairs(run: Any, case: LoadedCase, k: int) -> tuple[list[str], list[np
                         f"expected {np.shape(value)}"
                     )
                 labels.append(f"state[{index}][{key!r}]")
-                got.append(np.asarray(mine))
+                got.append(np.array(mine))
                 want.append(np.asarray(value))
     return labels, got, want
 

@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from conformance import schemas
+
 FORMAT_VERSION = 1
 # The torch version whose behaviour the reference specifies.
 TORCH_VERSION = "2.13.0"
@@ -124,18 +126,21 @@ class Vectors:
             raise VectorError(f"{manifest_path}: missing; {VERIFY_HINT}")
         try:
             self.manifest = json.loads(manifest_path.read_text())
-            files = self.manifest["files"]
-            version = self.manifest["format_version"]
-        except (ValueError, KeyError, TypeError) as e:
+        except (ValueError, OSError) as e:
             raise VectorError(f"{manifest_path}: not a valid manifest ({e}); {VERIFY_HINT}") from None
+        version = self.manifest.get("format_version") if isinstance(self.manifest, dict) else None
         if version != FORMAT_VERSION:
             raise VectorError(
-                f"{manifest_path}: format version {version}, this harness reads {FORMAT_VERSION}; "
+                f"{manifest_path}: format version {version!r}, this harness reads {FORMAT_VERSION}; "
                 + VERIFY_HINT
             )
+        if bad := schemas.problem(self.manifest, schemas.MANIFEST):
+            raise VectorError(f"{manifest_path}: not a valid manifest ({bad}); {VERIFY_HINT}")
+        files = self.manifest["files"]
         self.case_file = {case: path for path, entry in files.items() for case in entry["cases"]}
         self._json: dict[str, Any] = {}
         self._npz: dict[str, dict[str, np.ndarray]] = {}
+        self._valid: set[tuple[str, str]] = set()
 
     def _checked_bytes(self, path: str, case: str | None = None) -> bytes:
         full = self.directory / path
@@ -170,10 +175,27 @@ class Vectors:
                 self._json[json_path] = json.loads(self._checked_bytes(json_path, case))
             except ValueError as e:
                 raise VectorError(f"{self.directory / json_path} (case {case}): invalid JSON ({e})") from None
+            if not isinstance(self._json[json_path], dict):
+                raise VectorError(f"{self.directory / json_path}: not a JSON object of cases; {VERIFY_HINT}")
         try:
-            return self._json[json_path][case]
+            meta = self._json[json_path][case]
         except KeyError:
             raise VectorError(f"{self.directory / json_path}: no case {case}; {VERIFY_HINT}") from None
+        if (case, json_path) not in self._valid:
+            kind = isinstance(meta, dict) and meta.get("kind") == "scheduler"
+            bad = schemas.problem(meta, schemas.SCHEDULER_CASE if kind else schemas.OPTIMIZER_CASE)
+            if bad is None and meta["id"] != case:
+                bad = f"id: {meta['id']!r}, listed as {case!r}"
+            if bad:
+                raise VectorError(f"{self.directory / json_path} (case {case}): {bad}; {VERIFY_HINT}")
+            self._valid.add((case, json_path))
+        return meta
+
+    def validate(self) -> None:
+        """Every case's description against its schema (raises the first ``VectorError``): a run refuses
+        malformed vectors up front rather than as a traceback in the middle of collection."""
+        for case in self.case_ids():
+            self.describe(case)
 
     def arrays(self, case: str) -> dict[str, np.ndarray]:
         """The arrays of an optimizer case, keyed without the case prefix."""
@@ -182,7 +204,7 @@ class Vectors:
             data = self._checked_bytes(path, case)
             try:
                 with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-                    self._npz[path] = {name: npz[name] for name in npz.files}
+                    self._npz[path] = {name: _read_only(npz[name]) for name in npz.files}
             except (ValueError, OSError, zipfile.BadZipFile) as e:
                 raise VectorError(f"{self.directory / path} (case {case}): unreadable ({e})") from None
         prefix = case + "/"
@@ -196,3 +218,10 @@ class Vectors:
             return self.case_file[case]
         except KeyError:
             raise VectorError(f"{self.directory / 'manifest.json'}: no case {case}; {VERIFY_HINT}") from None
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    """The cache is shared by every check: an array written through by mistake raises instead of changing
+    what later checks compare against (the harness hands candidates copies)."""
+    array.flags.writeable = False
+    return array

@@ -1,0 +1,50 @@
+"""A time limit on the candidate: a check whose candidate never returns fails, and the run goes on.
+
+``deadline(seconds)`` arms a ``SIGALRM`` timer (``signal.setitimer``); when it fires, the Python code the
+candidate is running raises ``CheckTimeout`` where it stands. ``CheckTimeout`` derives from
+``BaseException`` on purpose: neither the harness's wrappers of candidate calls nor a candidate's own
+``except Exception`` can swallow it, and Hypothesis does not retry (shrink) an example that raised it, which
+would hang again with no timer armed. pytest reports it as a failure of that test and carries on.
+
+pytest-timeout was considered: its signal method raises pytest's ``Failed`` (an exception Hypothesis catches
+and shrinks), its thread method ends the whole process, and its message cannot say what timed out.
+
+Limits: the timer needs ``SIGALRM`` and the main thread (on Windows, or in a thread, checks run without
+it), and it interrupts Python code only: a candidate stuck inside one native call (a kernel that never
+completes) is interrupted when that call returns to Python.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+class CheckTimeout(BaseException):
+    """The candidate did not return within the time limit."""
+
+
+def available() -> bool:
+    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Raise ``CheckTimeout`` in whatever runs inside if it takes more than ``seconds`` (0: no limit).
+    Nested deadlines are not supported: the inner one replaces the outer one's timer until it ends."""
+    if not seconds or not available():
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise CheckTimeout(f"candidate did not return within {seconds:g} s (--check-timeout)")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
