@@ -17,10 +17,21 @@ from conformance.vectors import Vectors
 
 
 def reproduction(
-    impl: str, adapter: Any, case: LoadedCase, param: Any, check: str, first_bad: int | None
+    impl: str,
+    adapter: Any,
+    case: LoadedCase,
+    param: Any,
+    check: str,
+    first_bad: int | None,
+    vectors: str | None = None,
 ) -> str:
+    """The snippet; ``vectors`` names the vectors directory of a run given ``--vectors`` (``None``: the
+    project's own), so the snippet loads the vectors the run used."""
+    load = f"Vectors({vectors!r})" if vectors else "Vectors()"
     if case.meta.get("kind") == "scheduler":
-        return _schedule_snippet(adapter, case, first_bad) or _replay_line(impl, case, param, check)
+        return _schedule_snippet(adapter, case, first_bad, load) or _replay_line(
+            impl, case, param, check, vectors
+        )
     steps = first_bad or case.meta["steps"]
     simple = (
         impl.startswith("torch")
@@ -32,7 +43,7 @@ def reproduction(
         and check == "test_trajectory"
     )
     if not simple:
-        return _replay_line(impl, case, param, check)
+        return _replay_line(impl, case, param, check, vectors)
     module = getattr(adapter, "module_name", "torch.optim")
     constructor = adapter.repro(case.meta["optimizer"], case.hyper, param.variant)
     return "\n".join(
@@ -40,7 +51,7 @@ def reproduction(
             f"import numpy as np, torch, {module}",
             "from conformance.runner import LoadedCase",
             "from conformance.vectors import Vectors",
-            f"case = LoadedCase.load(Vectors(), {case.id!r})",
+            f"case = LoadedCase.load({load}, {case.id!r})",
             f"params = [torch.tensor(p, dtype=torch.{param.dtype}, device={param.device!r},",
             "                        requires_grad=True) for p in case.initial()]",
             "groups = case.groups(params)",
@@ -55,9 +66,9 @@ def reproduction(
     )
 
 
-def _replay_line(impl: str, case: Any, param: Any, check: str) -> str:
+def _replay_line(impl: str, case: Any, param: Any, check: str, vectors: str | None) -> str:
     """The generic reproduction: rerun the case through the adapter (dtype and variant where they apply)."""
-    where = {"dtype": param.dtype, "device": param.device, "variant": param.variant}
+    where = {"dtype": param.dtype, "device": param.device, "variant": param.variant, "vectors": vectors}
     args = "".join(f", {k}={v!r}" for k, v in where.items() if v)
     return (
         "from conformance.repro import replay\n"
@@ -65,7 +76,7 @@ def _replay_line(impl: str, case: Any, param: Any, check: str) -> str:
     )
 
 
-def _schedule_snippet(adapter: Any, case: Any, first_bad: int | None) -> str | None:
+def _schedule_snippet(adapter: Any, case: Any, first_bad: int | None, load: str) -> str | None:
     """A torch snippet for a scheduler case with one scheduler, no named functions, no hand changes,
     metrics or checkpoint; ``None`` for any other case (or a non-torch candidate)."""
     meta = case.meta
@@ -90,7 +101,7 @@ def _schedule_snippet(adapter: Any, case: Any, first_bad: int | None) -> str | N
             f"import torch, {adapter.module_name}",
             "from conformance.schedules import LoadedSchedule",
             "from conformance.vectors import Vectors",
-            f"case = LoadedSchedule.load(Vectors(), {case.id!r})",
+            f"case = LoadedSchedule.load({load}, {case.id!r})",
             f"opt = {optimizer}([{{'params': [torch.zeros(2)], **g}} for g in case.meta['groups']]{hyper})",
             f"sched = {source}.{spec['scheduler']}(opt, {kwargs})",
             f"for epoch in range({epochs}):",

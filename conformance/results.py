@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from conformance.repro import reproduction
+from conformance.vectors import DEFAULT_DIR
 
 OUTCOME_ORDER = ("passed", "failed", "xfailed", "xpassed", "unsupported", "skipped")
 
@@ -58,10 +59,10 @@ def failure_message(
         )
         lines += [f"  {line}" for line in result.details]
     lines.append("  reproduce:")
-    lines += [
-        "    " + line
-        for line in reproduction(session.impl, session.adapter, case, param, check, first).splitlines()
-    ]
+    own = session.vectors.directory.resolve() == DEFAULT_DIR.resolve()
+    vectors = None if own else str(session.vectors.directory)
+    snippet = reproduction(session.impl, session.adapter, case, param, check, first, vectors)
+    lines += ["    " + line for line in snippet.splitlines()]
     return "\n".join(lines)
 
 

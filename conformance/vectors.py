@@ -88,13 +88,18 @@ class VectorFile:
 def write_atomically(directory: Path, files: list[VectorFile], versions: Mapping[str, str]) -> int:
     """Replace ``directory`` with a new vectors tree; return its size in bytes.
 
-    The tree is written to a temporary sibling and renamed into place, so a reader sees either the old
-    vectors or the new ones, never a half-written directory, even if generation is interrupted.
+    The tree is written to a temporary sibling, then swapped in by two renames: the old tree aside to
+    ``.<name>.old``, the new one into place. An interruption between the two leaves no ``directory`` but a
+    complete ``.<name>.old``, which ``recover`` (run first here, and by ``verify``) puts back, so a reader
+    sees the old vectors or the new ones, never a half-written or missing directory for long.
     """
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
+    recover(directory)
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.new-", dir=directory.parent))
     try:
+        # mkdtemp makes the folder private (0700); vectors are for everyone who can read the parent
+        os.chmod(staging, 0o777 & ~_umask())
         manifest = {
             "format_version": FORMAT_VERSION,
             **versions,
@@ -104,7 +109,7 @@ def write_atomically(directory: Path, files: list[VectorFile], versions: Mapping
             target = staging / f.path
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(f.data)
-        old = directory.with_name(f".{directory.name}.old")
+        old = _aside(directory)
         if old.exists():
             shutil.rmtree(old)
         if directory.exists():
@@ -116,6 +121,29 @@ def write_atomically(directory: Path, files: list[VectorFile], versions: Mapping
     return sum(f.stat().st_size for f in directory.rglob("*") if f.is_file())
 
 
+def _aside(directory: Path) -> Path:
+    return directory.with_name(f".{directory.name}.old")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def recover(directory: Path) -> bool:
+    """Undo an interrupted swap: ``directory`` missing and its previous tree set aside is put back (``True``
+    when it was). A leftover aside tree next to a complete ``directory`` is removed."""
+    directory, old = Path(directory), _aside(Path(directory))
+    if not old.is_dir():
+        return False
+    if directory.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        return False
+    os.replace(old, directory)
+    return True
+
+
 class Vectors:
     """Read access to a vectors directory. Each file is hash-checked once, before it is parsed."""
 
@@ -123,7 +151,14 @@ class Vectors:
         self.directory = Path(directory)
         manifest_path = self.directory / "manifest.json"
         if not manifest_path.is_file():
-            raise VectorError(f"{manifest_path}: missing; {VERIFY_HINT}")
+            aside = _aside(self.directory)
+            hint = (
+                f"an interrupted `optconf vectors generate` left the previous vectors in {aside}: run "
+                "`optconf vectors verify --dir ...` to put them back"
+                if aside.is_dir()
+                else VERIFY_HINT
+            )
+            raise VectorError(f"{manifest_path}: missing; {hint}")
         try:
             self.manifest = json.loads(manifest_path.read_text())
         except (ValueError, OSError) as e:
