@@ -17,11 +17,12 @@ from conformance.schemas import DEVICE_TYPES, DTYPES
 from refimpl.lr_scheduler import MODULES as SCHEDULERS
 from refimpl.optim import MODULES as OPTIMIZERS
 
-# How long one check may keep the candidate busy before it fails as hung. The slowest check of a full
-# `--impl=torch` run takes about 1 s on the loaded 2-core development machine (property tests: each
-# example, which is what the limit applies to there, takes milliseconds), and a candidate compiling its
-# kernels on first use (Triton, XLA) may spend tens of seconds in its first check. 300 s is far above both,
-# yet turns a hung run into one failed check and a report within minutes. `--check-timeout 0` disables it.
+# How long one check may keep the candidate busy before it fails as hung. The slowest vector check of a full
+# `--impl=torch` run took 6 s on the 2-core development machine shared with other jobs (load average 12;
+# property tests take up to 16 s there, but the limit applies to each of their examples, milliseconds each),
+# and a candidate compiling its kernels on first use (Triton, XLA) may spend tens of seconds in its first
+# check. 300 s is 50 times the slowest check and still turns a hung run into one failed check and a report
+# within minutes. `--check-timeout 0` disables it (a debugger session).
 DEFAULT_CHECK_TIMEOUT = 300.0
 
 

@@ -37,6 +37,12 @@ CHECKS = {
 SCHEDULE_CHECKS = frozenset({"test_schedule"})
 
 
+# Warnings the suite itself makes torch give, which say nothing about the candidate: feeding a sparse
+# gradient (torch's own optimizers build sparse tensors from it too, e.g. torch/optim/adagrad.py) warns
+# that sparse invariant checks are "implicitly disabled", once per run, on every green run.
+FILTERED_WARNINGS = ("ignore:Sparse invariant checks are implicitly disabled:UserWarning",)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("optim-conformance")
     group.addoption("--impl", default="torch", help="candidate: torch, refimpl, torch:MODULE, MODULE:ATTR")
@@ -140,6 +146,8 @@ def pytest_configure(config: pytest.Config) -> None:
         ReportFolderError,
     ) as e:
         raise pytest.UsageError(str(e)) from None
+    for line in FILTERED_WARNINGS:
+        config.addinivalue_line("filterwarnings", line)
     made_for = session.vectors.manifest.get("torch_version")
     if made_for != TORCH_VERSION:
         session.notes.append(

@@ -65,9 +65,7 @@ class TorchOptimizerRun:
             return None
         if isinstance(grad, SparseGrad):
             indices = torch.tensor(np.asarray(grad.indices, dtype=np.int64)[None, :], device=param.device)
-            values = self._tensor(grad.values, param)
-            # Checked explicitly: torch warns on every tensor whose invariant checking is left to its default.
-            return torch.sparse_coo_tensor(indices, values, tuple(grad.shape), check_invariants=True)
+            return torch.sparse_coo_tensor(indices, self._tensor(grad.values, param), tuple(grad.shape))
         return self._tensor(grad, param)
 
     def step(self, grads: list[Any]) -> None:

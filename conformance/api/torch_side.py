@@ -39,8 +39,7 @@ def grad_tensor(ctx: ApiContext, grad: Any, like: Any) -> Any:
     if isinstance(grad, refimpl.optim.SparseGrad):
         indices = torch.tensor(np.asarray(grad.indices, dtype=np.int64)[None, :], device=like.device)
         values = torch.tensor(grad.values, dtype=like.dtype, device=like.device)
-        # Checked explicitly: torch warns on every tensor whose invariant checking is left to its default.
-        return torch.sparse_coo_tensor(indices, values, tuple(grad.shape), check_invariants=True)
+        return torch.sparse_coo_tensor(indices, values, tuple(grad.shape))
     return torch.tensor(np.asarray(grad), dtype=like.dtype, device=like.device)
 
 
