@@ -490,7 +490,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     status = run_status(state, exitstatus)
     if not status["complete"] and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED  # an incomplete run never exits 0
-    unmatched = [d for d in state.deviations if not d.matched] if status["complete"] else []
+    unmatched = [d for d in state.deviations if not d.matched]
     if state.bench_config is not None and not state.skip_reason and status["complete"]:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         names = sorted({r["optimizer"] for r in state.records if r.get("optimizer")})

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -33,14 +34,17 @@ def available() -> bool:
 @contextmanager
 def deadline(seconds: float) -> Iterator[None]:
     """Raise ``CheckTimeout`` in whatever runs inside if it takes more than ``seconds`` (0: no limit).
-    Nested deadlines are not supported: the inner one replaces the outer one's timer until it ends."""
-    if not seconds or not available():
+    A timer already running (pytest-timeout's, or an outer deadline) that would fire sooner is left to do
+    so; a later one is suspended meanwhile and re-armed with the time it has left."""
+    outer_left, outer_interval = signal.getitimer(signal.ITIMER_REAL) if available() else (0.0, 0.0)
+    if not seconds or not available() or 0 < outer_left <= seconds:
         yield
         return
 
     def expire(signum: int, frame: object) -> None:
         raise CheckTimeout(f"candidate did not return within {seconds:g} s (--check-timeout)")
 
+    start = time.monotonic()
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
@@ -48,3 +52,6 @@ def deadline(seconds: float) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        if outer_left:
+            left = max(outer_left - (time.monotonic() - start), 1e-3)
+            signal.setitimer(signal.ITIMER_REAL, left, outer_interval)
