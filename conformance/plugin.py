@@ -20,7 +20,7 @@ import pytest
 from conformance import bench, options, results
 from conformance.adapters.base import NotSupported
 from conformance.known_deviations import KnownDeviationError, load, tolerance_override
-from conformance.report_folder import ReportFolderError, claim
+from conformance.report_folder import ReportFolderError, claim, release
 from conformance.runner import CandidateError, LoadedCase, run_single_steps, run_trajectory
 from conformance.schedules import LoadedSchedule, run_schedule, scheduler_classes
 from conformance.timeout import CheckTimeout, deadline
@@ -171,7 +171,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     session = config.stash.get(SESSION, None)
     if session is not None and session.lock is not None:
-        session.lock.release()
+        release(session.lock)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

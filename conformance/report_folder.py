@@ -2,7 +2,8 @@
 whole run so that two runs into one folder cannot interleave (the second is refused, naming the folder).
 
 The lock is an OS file lock (``filelock``) on ``.optconf.lock`` in the folder: the OS releases it when the
-process ends, however it ends, so a crashed run never leaves a folder locked.
+process ends, however it ends, so a crashed run never leaves a folder locked. A run that ends normally
+removes the file too.
 """
 
 from __future__ import annotations
@@ -41,3 +42,10 @@ def claim(folder: Path) -> filelock.BaseFileLock:
     except OSError as e:
         raise ReportFolderError(f"--report-dir {folder}: cannot lock it ({e.strerror or e})") from None
     return lock
+
+
+def release(lock: filelock.BaseFileLock) -> None:
+    """Remove the lock file, then release the lock (in this order: no other run can take the lock on a file
+    about to disappear)."""
+    Path(lock.lock_file).unlink(missing_ok=True)
+    lock.release()

@@ -105,7 +105,10 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def write(session: Any, unmatched: list[Any], command: str) -> list[Path]:
-    from conformance.report import write_reports
+    """``results.json`` and the reports rendered from it. Everything is rendered before anything is written,
+    then each file is renamed into place: an interruption while rendering (seconds, with charts) leaves the
+    previous set whole, never a new results.json beside an old summary."""
+    from conformance.report import render_reports
 
     data = {
         "format_version": 1,
@@ -119,10 +122,12 @@ def write(session: Any, unmatched: list[Any], command: str) -> list[Path]:
     }
     if getattr(session, "bench", None):
         data["bench"] = session.bench
-    out = session.report_dir
-    write_atomic(out / "results.json", json.dumps(data, indent=1, default=_jsonable) + "\n")
+    text = json.dumps(data, indent=1, default=_jsonable) + "\n"
     # Rendered from the JSON as written, exactly as `optconf report` re-renders it later.
-    return [out / "results.json", *write_reports(json.loads((out / "results.json").read_text()), out)]
+    files = {"results.json": text, **render_reports(json.loads(text))}
+    for name, content in files.items():
+        write_atomic(session.report_dir / name, content)
+    return [session.report_dir / name for name in files]
 
 
 def _jsonable(value: Any) -> Any:

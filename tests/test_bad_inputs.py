@@ -306,6 +306,8 @@ def test_a_hung_check_fails_with_the_time_limit_and_the_run_goes_on(tmp_path, ca
     assert code == pytest.ExitCode.TESTS_FAILED
     data = results(tmp_path)
     assert data["status"]["complete"] and len(data["records"]) == 2  # both checks ran, one after the other
+    left = sorted(p.name for p in (tmp_path / "report").iterdir())
+    assert left == ["index.html", "results.json", "summary.md"]  # no lock or temporary file left behind
     for record in data["records"]:
         assert record["outcome"] == "failed"
         assert "candidate did not return within 0.5 s" in record["message"]
