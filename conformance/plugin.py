@@ -8,6 +8,7 @@ as skipped "not supported", turns known deviations into strict xfails, and at th
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from dataclasses import dataclass, field, replace
@@ -102,6 +103,22 @@ class Session:
     # At the end: whether every selected check ran (results.json's "status"), and the files written.
     status: dict[str, Any] | None = None
     report_paths: list[Path] = field(default_factory=list)
+    # pytest's capture manager, for the watchdog's last words (``stuck``)
+    capture: Any = None
+
+    def stuck(self, seconds: float) -> None:
+        """A check's candidate ignored the time limit for twice its length (a native call that never returns,
+        or a candidate that took SIGALRM for itself): called from the watchdog thread, it writes the report
+        marked interrupted and ends the process, the one way left not to hang for ever."""
+        why = f"a candidate did not return within {seconds:g} s and could not be interrupted"
+        self.status = run_status(self, pytest.ExitCode.INTERRUPTED, why)
+        try:
+            self.report_paths = results.write(self, [], " ".join(sys.argv))
+        finally:
+            if self.capture is not None:  # the check's output is being captured: say it on the terminal
+                self.capture.suspend_global_capture(in_=True)
+            print(f"optim-conformance: {self.status['message']}; report: {self.report_dir}", file=sys.stderr)
+            os._exit(pytest.ExitCode.INTERRUPTED)
 
 
 SESSION = pytest.StashKey[Session]()
@@ -165,6 +182,7 @@ def pytest_configure(config: pytest.Config) -> None:
                 session.skip_reason = "--device cuda: CUDA is not available on this machine"
         except ImportError:
             session.skip_reason = "--device cuda: torch is not installed"
+    session.capture = config.pluginmanager.get_plugin("capturemanager")
     config.stash[SESSION] = session
 
 
@@ -309,7 +327,7 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
     session = item.config.stash.get(SESSION, None)
     if session is None or not is_check(item) or "property_param" in item.callspec.params:
         return (yield)
-    with deadline(session.check_timeout):
+    with deadline(session.check_timeout, session.stuck):
         return (yield)
 
 
@@ -417,7 +435,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if session is None or not is_check(item):
         return report
     if call.excinfo is not None and isinstance(call.excinfo.value, CheckTimeout):
-        where = call.excinfo.traceback[-1]
+        # the innermost frame but the timer's own handler: where the candidate was when time ran out
+        where = [e for e in call.excinfo.traceback if Path(e.path).name != "timeout.py"][-1]
         report.longrepr = f"{call.excinfo.value}\n  still running at {where.path}:{where.lineno + 1}"
     if report.passed and hasattr(report, "wasxfail"):
         del report.wasxfail  # pytest would count an "xpassed"
@@ -470,15 +489,16 @@ STOPPED = {
 }
 
 
-def run_status(session: Session, exitstatus: int) -> dict[str, Any]:
+def run_status(session: Session, exitstatus: int, why: str | None = None) -> dict[str, Any]:
     """Whether the run went through every check it selected: results.json's ``status``, from which every
-    report shows an "interrupted after N of M checks" banner when it did not."""
+    report shows an "interrupted after N of M checks" banner when it did not (``why``: the reason, if not
+    the exit status's)."""
     done = {r["nodeid"] for r in session.records}
     ran = sum(1 for nodeid in session.planned if nodeid in done)
     complete = ran == len(session.planned) and exitstatus not in STOPPED
     status: dict[str, Any] = {"complete": complete, "checks_run": ran, "checks_planned": len(session.planned)}
     if not complete:
-        why = STOPPED.get(pytest.ExitCode(exitstatus), "stopped early (-x or --maxfail)")
+        why = why or STOPPED.get(pytest.ExitCode(exitstatus), "stopped early (-x or --maxfail)")
         status["message"] = f"interrupted after {ran} of {len(session.planned)} checks ({why})"
     return status
 

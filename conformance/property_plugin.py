@@ -256,7 +256,7 @@ def property_check(request: pytest.FixtureRequest, property_param: Param) -> Cal
             counts["examples"] += 1
             digest.update(json.dumps(kind.serialize(example), sort_keys=True).encode())
             try:
-                with deadline(session.check_timeout):
+                with deadline(session.check_timeout, session.stuck):
                     result = kind.check(example)
             except CheckTimeout as e:  # not retried by Hypothesis (a BaseException): the example would hang
                 e.failure = kind.failure(example, None, str(e))

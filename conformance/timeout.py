@@ -9,9 +9,11 @@ would hang again with no timer armed. pytest reports it as a failure of that tes
 pytest-timeout was considered: its signal method raises pytest's ``Failed`` (an exception Hypothesis catches
 and shrinks), its thread method ends the whole process, and its message cannot say what timed out.
 
-Limits: the timer needs ``SIGALRM`` and the main thread (on Windows, or in a thread, checks run without
-it), and it interrupts Python code only: a candidate stuck inside one native call (a kernel that never
-completes) is interrupted when that call returns to Python.
+The timer interrupts Python code only: a candidate stuck inside one native call (a kernel that never
+completes), or one that takes ``SIGALRM`` for itself, cannot be interrupted. For those, ``deadline`` also
+starts a watchdog thread: if the check is still running after twice the limit, ``on_stuck`` runs there (the
+plugin writes the report, marked interrupted, and ends the process), so a run never hangs for ever. The
+timer needs ``SIGALRM`` and the main thread: on Windows, or in a thread, only the watchdog guards a check.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 
@@ -32,12 +34,30 @@ def available() -> bool:
 
 
 @contextmanager
-def deadline(seconds: float) -> Iterator[None]:
-    """Raise ``CheckTimeout`` in whatever runs inside if it takes more than ``seconds`` (0: no limit).
+def deadline(seconds: float, on_stuck: Callable[[float], None] | None = None) -> Iterator[None]:
+    """Raise ``CheckTimeout`` in whatever runs inside if it takes more than ``seconds`` (0: no limit); call
+    ``on_stuck(seconds)`` from a watchdog thread if it is still running after ``2 * seconds``.
     A timer already running (pytest-timeout's, or an outer deadline) that would fire sooner is left to do
     so; a later one is suspended meanwhile and re-armed with the time it has left."""
+    if not seconds:
+        yield
+        return
+    watchdog = threading.Timer(2 * seconds, on_stuck, (seconds,)) if on_stuck else None
+    if watchdog:
+        watchdog.daemon = True
+        watchdog.start()
+    try:
+        with _alarm(seconds):
+            yield
+    finally:
+        if watchdog:
+            watchdog.cancel()
+
+
+@contextmanager
+def _alarm(seconds: float) -> Iterator[None]:
     outer_left, outer_interval = signal.getitimer(signal.ITIMER_REAL) if available() else (0.0, 0.0)
-    if not seconds or not available() or 0 < outer_left <= seconds:
+    if not available() or 0 < outer_left <= seconds:
         yield
         return
 

@@ -14,12 +14,14 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
-from run_conformance import conformance
+from run_conformance import ROOT, conformance
 
 from conformance.cli import main
 from conformance.report_folder import claim
@@ -311,6 +313,40 @@ def test_a_hung_check_fails_with_the_time_limit_and_the_run_goes_on(tmp_path, ca
     for record in data["records"]:
         assert record["outcome"] == "failed"
         assert "candidate did not return within 0.5 s" in record["message"]
+
+
+STUCK = """
+    import signal
+    import time
+    import torch
+
+    class SGD(torch.optim.SGD):
+        def __init__(self, *args, **kwargs):
+            signal.signal(signal.SIGALRM, signal.SIG_IGN)  # takes the timer's signal for itself
+            super().__init__(*args, **kwargs)
+
+        def step(self, closure=None):
+            while True:
+                time.sleep(0.01)
+"""
+
+
+def test_a_candidate_that_cannot_be_interrupted_ends_the_run_with_a_marked_report(tmp_path):
+    # Like a native call that never returns, it never sees the timer: the watchdog ends the run after twice
+    # the limit. That ends the process, so this test runs its own.
+    (tmp_path / "stuck_sgd.py").write_text(textwrap.dedent(STUCK))
+    select = "test_trajectory and sgd/lr0.1-float64-cpu"  # one check (its __init__ hides the variants)
+    command = [sys.executable, "-m", "pytest", "conformance", "--impl=torch:stuck_sgd", "-k", select, "-q"]
+    command += ["-p", "no:cacheprovider", "--check-timeout", "1", "--report-dir", str(tmp_path / "report")]
+    path = os.pathsep.join([str(tmp_path), str(ROOT), os.environ.get("PYTHONPATH", "")])
+    done = subprocess.run(
+        command, cwd=ROOT, env={**os.environ, "PYTHONPATH": path}, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == pytest.ExitCode.INTERRUPTED, done.stdout[-2000:] + done.stderr[-2000:]
+    message = "interrupted after 0 of 1 checks (a candidate did not return within 1 s and could not be "
+    message += "interrupted)"
+    assert results(tmp_path)["status"]["message"] == message
+    assert message in done.stderr
 
 
 def test_a_hung_property_example_fails_with_the_time_limit(tmp_path, capsys, monkeypatch):
