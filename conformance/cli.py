@@ -33,8 +33,11 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    from conformance.vectors import recover
     from conformance.verify import verify
 
+    if recover(Path(args.dir)):
+        print(f"{args.dir}: put back the vectors an interrupted generation had set aside", file=sys.stderr)
     problems = verify(Path(args.dir))
     for line in problems:
         print(line, file=sys.stderr)
@@ -46,8 +49,17 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    for case in [*optimizer_cases(args.filter), *scheduler_cases(args.filter), *swa_cases(args.filter)]:
-        print(f"{case.id}\n    observes: {', '.join(case.observes)}\n    why: {case.why}")
+    """The cases stored in ``--dir`` (what a run against those vectors checks), not the catalogue's."""
+    from conformance.vectors import VectorError, Vectors
+
+    try:
+        vectors = Vectors(args.dir)
+        cases = [vectors.describe(c) for c in vectors.case_ids() if args.filter in c]
+    except VectorError as e:
+        print(f"optconf vectors list: {e}", file=sys.stderr)
+        return 1
+    for case in cases:
+        print(f"{case['id']}\n    observes: {', '.join(case['observes'])}\n    why: {case['why']}")
     return 0
 
 

@@ -25,6 +25,7 @@ from conformance.adapters.base import NotSupported
 from conformance.declarations import declaration
 from conformance.plugin import RECORD, SESSION, Param, Session, _unsupported, tolerance_of
 from conformance.runner import CandidateError, SuiteError
+from conformance.timeout import CheckTimeout, deadline
 from refimpl.lr_scheduler import MODULES as SCHEDULER_MODULES
 from refimpl.optim import MODULES as OPTIMIZERS
 
@@ -299,7 +300,11 @@ def property_check(request: pytest.FixtureRequest, property_param: Param) -> Cal
             counts["examples"] += 1
             digest.update(json.dumps(kind.serialize(example), sort_keys=True).encode())
             try:
-                result = kind.check(example)
+                with deadline(session.check_timeout, session.stuck):
+                    result = kind.check(example)
+            except CheckTimeout as e:  # not retried by Hypothesis (a BaseException): the example would hang
+                e.failure = kind.failure(example, None, str(e))
+                raise
             except properties.Rejected as e:
                 skip(str(e))
             except NotSupported as e:
@@ -324,6 +329,8 @@ def property_check(request: pytest.FixtureRequest, property_param: Param) -> Cal
             failure = e
         except (Unsatisfiable, FailedHealthCheck):
             found_none = True
+        except CheckTimeout as e:
+            failure = e.failure
         finally:
             record.update(counts, examples_sha256=digest.hexdigest()[:16])
         if failure is not None:  # outside the except block: the report shows the message, not a chain

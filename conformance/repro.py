@@ -43,6 +43,8 @@ def reproduction(
     first_bad: int | None,
     vectors: str | None = None,
 ) -> str:
+    """The snippet; ``vectors`` names the vectors directory of a run given ``--vectors`` (``None``: the
+    project's own), so the snippet loads the vectors the run used."""
     if case.meta.get("kind") == "scheduler":
         return _schedule_snippet(adapter, case, first_bad, vectors) or replay_line(
             impl, case.id, check, param, vectors

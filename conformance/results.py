@@ -121,10 +121,15 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def write(session: Any, unmatched: list[Any], command: str) -> list[Path]:
-    from conformance.report import write_reports
+    """``results.json`` and the reports rendered from it. Everything is rendered before anything is written,
+    then each file is renamed into place: an interruption while rendering (seconds, with charts) leaves the
+    previous set whole, never a new results.json beside an old summary."""
+    from conformance.report import render_reports
 
     data = {
         "format_version": 1,
+        # complete, or "interrupted after N of M checks": every report shows which (report.model.banner)
+        "status": session.status,
         "environment": environment(session, command),
         "records": session.records,
         "unmatched_deviations": [
@@ -134,12 +139,13 @@ def write(session: Any, unmatched: list[Any], command: str) -> list[Path]:
     }
     if getattr(session, "bench", None):
         data["bench"] = session.bench
-    out = session.report_dir
     # Messages can quote paths (a traceback, an adapter's error): none of this machine's reaches the report.
-    text = scrub(json.dumps(data, indent=1, default=_jsonable))
-    write_atomic(out / "results.json", text + "\n")
+    text = scrub(json.dumps(data, indent=1, default=_jsonable)) + "\n"
     # Rendered from the JSON as written, exactly as `optconf report` re-renders it later.
-    return [out / "results.json", *write_reports(json.loads((out / "results.json").read_text()), out)]
+    files = {"results.json": text, **render_reports(json.loads(text))}
+    for name, content in files.items():
+        write_atomic(session.report_dir / name, content)
+    return [session.report_dir / name for name in files]
 
 
 def _jsonable(value: Any) -> Any:
@@ -153,6 +159,9 @@ def summary_lines(session: Any) -> list[str]:
     total = sum(counts.values())
     parts = [f"{counts[o]} {OUTCOME_WORDS.get(o, o)}" for o in OUTCOME_ORDER if counts[o]]
     lines = [f"optim-conformance: {session.impl}: {', '.join(parts)} (of {total} checks)"]
+    if session.status and not session.status["complete"]:
+        lines.insert(0, f"INCOMPLETE: {session.status['message']}; the report says so")
+    lines += session.notes
     unmatched = [d for d in session.deviations if not d.matched]
     for d in unmatched:
         lines.append(f"known deviation matched no test: {d.test or d.classes or d.options} ({d.upstream})")
@@ -170,5 +179,5 @@ def summary_lines(session: Any) -> list[str]:
         from conformance.report.speed import speed_lines
 
         lines += speed_lines(session.bench)
-    lines.append(f"report: {', '.join(str(p) for p in getattr(session, 'report_paths', []))}")
+    lines.append(f"report: {', '.join(str(p) for p in session.report_paths)}")
     return lines

@@ -25,6 +25,8 @@ def _matrix(m: model.Matrix) -> str:
 def render_markdown(data: dict[str, Any]) -> str:
     env, records = data["environment"], data["records"]
     lines = [f"# Conformance report: {env.get('candidate', '?')}", ""]
+    if warning := model.banner(data):
+        lines += [f"> **{warning}**", ""]
     lines.append(
         _table([[k, f"`{v}`" if k == "command line" else v] for k, v in model.header(env)], ["", ""])
     )

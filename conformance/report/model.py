@@ -106,6 +106,16 @@ def check_results(data: Any, where: str) -> dict[str, Any]:
     return data
 
 
+def banner(data: dict[str, Any]) -> str | None:
+    """The warning every rendering puts first when the run did not go through every check it selected
+    (``status`` in results.json; results files of older harnesses have none and were complete)."""
+    status = data.get("status")
+    if isinstance(status, dict) and status.get("complete") is False:
+        message = status.get("message") or "interrupted"
+        return f"INCOMPLETE RUN: {message}. The counts cover only the checks that ran."
+    return None
+
+
 def outcome(record: dict[str, Any]) -> str:
     """The record's outcome, with a "not supported" found only at run time counted as such."""
     if record["outcome"] == "skipped" and str(record.get("unsupported", "")).startswith("not supported"):

@@ -19,6 +19,13 @@ from typing import Any
 
 import pytest
 
+# How long one check may keep the candidate busy before it fails as hung. The slowest vector check of a full
+# `--impl=torch` run took 6 s on the 2-core development machine shared with other jobs (load average 12;
+# property tests take up to 16 s there, but the limit applies to each of their examples, milliseconds each),
+# and a candidate compiling its kernels on first use (Triton, XLA) may spend tens of seconds in its first
+# check. 300 s is 50 times the slowest check and still turns a hung run into one failed check and a report
+# within minutes. `--check-timeout 0` disables it (a debugger session).
+DEFAULT_CHECK_TIMEOUT = 300.0
 CORE = "optim_conformance.core"
 # (short name, help, extra addoption arguments); the long name is --conformance-<short name without -->.
 OPTIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
@@ -39,6 +46,12 @@ OPTIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     (
         "--known-deviations",
         "TOML file of known deviations (default: the package's known_deviations/<impl>.toml if present)",
+        {},
+    ),
+    (
+        "--check-timeout",
+        f"seconds a check (a property example) may keep the candidate busy before it fails as hung "
+        f"(default {DEFAULT_CHECK_TIMEOUT:g}; 0: no limit)",
         {},
     ),
     ("--bench", "also time step() per optimizer x variant x size", {"action": "store_true"}),
