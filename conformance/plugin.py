@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from conformance import bench, results
+from conformance import bench, parallel, results
 from conformance.adapters import UnknownImplementation, resolve
 from conformance.adapters.base import NotSupported
 from conformance.known_deviations import KnownDeviationError, load, tolerance_override
@@ -79,6 +79,8 @@ class Session:
     # --bench: what to time (None without it), and the timings once taken (results.json's "bench").
     bench_config: Any = None
     bench: dict[str, Any] | None = None
+    # Under xdist, the controller's view of the collection (nodeids in order), to sort the workers' records.
+    collection_order: list[str] = field(default_factory=list)
 
 
 SESSION = pytest.StashKey[Session]()
@@ -129,6 +131,8 @@ def pytest_configure(config: pytest.Config) -> None:
         except ImportError:
             session.skip_reason = "--device cuda: torch is not installed"
     config.stash[SESSION] = session
+    if not parallel.is_worker(config):
+        config.pluginmanager.register(parallel.Reporter(session), "optim-conformance-reporter")
 
 
 @dataclass(frozen=True)
@@ -364,14 +368,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             record["message"] = str(report.longrepr)[:4000]
         if param.unsupported:
             record["unsupported"] = param.unsupported
-        session.records.append(record)
+        parallel.attach(report, record)
     return report
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = session.config.stash.get(SESSION, None)
+    if state is not None and parallel.is_worker(session.config):
+        parallel.finish_worker(session.config, state)  # the controller writes the report
+        return
     if state is None or not state.records:
         return
+    state.records = parallel.in_collection_order(state.records, state.collection_order)
     unmatched = [d for d in state.deviations if not d.matched]
     if state.bench_config is not None and not state.skip_reason:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
