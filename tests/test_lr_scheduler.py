@@ -88,14 +88,6 @@ CASES: dict[str, Callable[[Any, Any], Any]] = {
         [L.ConstantLR(o, 0.1), L.PolynomialLR(o, 80, 1.5), L.LambdaLR(o, lambda e: 0.9)],
         milestones=[0, 90],
     ),
-    "SequentialLR-of-chained": lambda L, o: L.SequentialLR(
-        o,
-        [
-            L.ChainedScheduler([L.ConstantLR(o, 0.5, 10), L.ExponentialLR(o, 0.95)]),
-            L.CosineAnnealingLR(o, 60),
-        ],
-        milestones=[30],
-    ),
 }
 
 # Schedulers with a closed form used by step(epoch), and ones without (LambdaLR: get_lr is the closed form).
@@ -324,6 +316,30 @@ def test_linear_lr_empty_window_known_deviation(total_iters: int) -> None:
     base = np.array([0.1, 0.02])
     np.testing.assert_allclose(ref.lrs, np.broadcast_to(base * 0.8, ref.lrs.shape), rtol=1e-15)  # one product
     np.testing.assert_allclose(tor.lrs, np.broadcast_to(base * 0.1, tor.lrs.shape), rtol=1e-15)  # torch's bug
+
+
+# A composite a SequentialLR starts with, built by (L, optimizer); the SequentialLR's own later schedulers.
+NESTED = {
+    "chained": lambda L, o: L.ChainedScheduler([L.ConstantLR(o, 0.5, 10), L.ExponentialLR(o, 0.95)]),
+    "sequential": lambda L, o: L.SequentialLR(o, [L.ConstantLR(o, 0.5, 4), L.ExponentialLR(o, 0.9)], [6]),
+}
+
+
+@pytest.mark.parametrize("inner", NESTED)
+def test_nested_composite_known_deviation(inner: str) -> None:
+    # pytorch/pytorch#196243 (open, triaged as silently incorrect): a SequentialLR starting with a composite
+    # steps it at construction, so the composite's schedule moves by an epoch. The reference follows the
+    # intended behaviour: wrapped with no milestones, the composite's schedule is its schedule alone. Both
+    # halves are checked, so this test fails (and the deviation entry must go) once torch is fixed.
+    alone = NESTED[inner]
+    wrapped = lambda L, o: L.SequentialLR(o, [alone(L, o)], milestones=[])  # noqa: E731
+    ref_alone, ref_wrapped = (run(ref_optim, ref_sched, b, steps=20) for b in (alone, wrapped))
+    tor_alone, tor_wrapped = (
+        run(torch.optim, torch.optim.lr_scheduler, b, steps=20) for b in (alone, wrapped)
+    )
+    np.testing.assert_array_equal(ref_wrapped.lrs, ref_alone.lrs)
+    np.testing.assert_allclose(ref_alone.lrs, tor_alone.lrs, rtol=1e-15)
+    assert not np.allclose(tor_wrapped.lrs, tor_alone.lrs), "torch fixed #196243: remove the deviation entry"
 
 
 @pytest.mark.parametrize("name", ERRORS)

@@ -152,6 +152,12 @@ class CompactOneCycleLR(lr_scheduler.OneCycleLR):
 class CompactReduceLROnPlateau(lr_scheduler.ReduceLROnPlateau):
     mistakes: ClassVar[frozenset[str]] = frozenset()
 
+    def __init__(self, optimizer: Any, *args: Any, factor: float = 0.1, **kwargs: Any) -> None:
+        # Right: torch refuses factor >= 1 ("Factor should be < 1.0."); wrong: a port that forgets the check.
+        unchecked = "accepts_factor_of_one" in self.mistakes and factor >= 1.0
+        super().__init__(optimizer, *args, factor=0.5 if unchecked else factor, **kwargs)
+        self.factor = factor
+
     def step(self, metrics: Any, epoch: Any = None) -> None:
         m = self.mistakes
         current = float(metrics)

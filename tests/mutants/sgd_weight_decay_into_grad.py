@@ -4,3 +4,6 @@ the user's .grad is changed (gradient clipping or logging after step() sees the 
 from mutants.compact import CompactSGD, mutant
 
 SGD = mutant(CompactSGD, "weight_decay_into_grad")
+
+# The defect is in the API around the update, which only the API checks exercise (not property examples).
+CAUGHT_BY = "api"
