@@ -127,15 +127,16 @@ def torch_update_bn(
         5: torch.nn.BatchNorm3d,
     }[rank]
     modules = []
+    where = {"device": device, "dtype": getattr(torch, dtype)}
     for spec in layers:
         if spec["layer"] == "Linear":
-            module = torch.nn.Linear(spec["in"], spec["out"], bias="bias" in spec)
+            module = torch.nn.Linear(spec["in"], spec["out"], bias="bias" in spec, **where)
         elif spec["layer"] == "BatchNorm":
-            module = batch_norm(spec["num_features"], eps=spec["eps"], momentum=spec["momentum"])
+            module = batch_norm(spec["num_features"], eps=spec["eps"], momentum=spec["momentum"], **where)
         else:
             module = torch.nn.ReLU()
         modules.append(module)
-    model = torch.nn.Sequential(*modules).to(device=device, dtype=getattr(torch, dtype))
+    model = torch.nn.Sequential(*modules)
     with torch.no_grad():
         for module, spec in zip(modules, layers, strict=True):
             for key, value in spec.items():
@@ -143,7 +144,15 @@ def torch_update_bn(
                     getattr(module, key).copy_(torch.tensor(value, device=device))
     model.train(training)
     inputs = [torch.tensor(b, dtype=getattr(torch, dtype), device=device) for b in batches]
-    update_bn([(x, torch.zeros(len(x))) for x in inputs] if pairs else inputs, model)
+    # One CPU thread for these tiny batches, as the benchmarks time them: torch's multi-threaded batch_norm
+    # waits for a descheduled worker on a busy machine (measured: 15 ms a call with 2 threads on this
+    # project's loaded 2-core machine, 0.02 ms with one). The statistics are per channel either way.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        update_bn([(x, torch.zeros(len(x))) for x in inputs] if pairs else inputs, model)
+    finally:
+        torch.set_num_threads(threads)
     norms = [m for m in modules if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     return {
         "running_mean": [_numpy(m.running_mean) for m in norms],
