@@ -7,9 +7,10 @@ import sys
 import time
 from pathlib import Path
 
+from conformance import __version__
 from conformance.catalogue import optimizer_cases, scheduler_cases, swa_cases
 from conformance.report.command import add_report_command
-from conformance.vectors import DEFAULT_DIR
+from conformance.vectors import DEFAULT_DIR, FORMAT_VERSION
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -32,8 +33,11 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    from conformance.vectors import recover
     from conformance.verify import verify
 
+    if recover(Path(args.dir)):
+        print(f"{args.dir}: put back the vectors an interrupted generation had set aside", file=sys.stderr)
     problems = verify(Path(args.dir))
     for line in problems:
         print(line, file=sys.stderr)
@@ -45,13 +49,27 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    for case in [*optimizer_cases(args.filter), *scheduler_cases(args.filter), *swa_cases(args.filter)]:
-        print(f"{case.id}\n    observes: {', '.join(case.observes)}\n    why: {case.why}")
+    """The cases stored in ``--dir`` (what a run against those vectors checks), not the catalogue's."""
+    from conformance.vectors import VectorError, Vectors
+
+    try:
+        vectors = Vectors(args.dir)
+        cases = [vectors.describe(c) for c in vectors.case_ids() if args.filter in c]
+    except VectorError as e:
+        print(f"optconf vectors list: {e}", file=sys.stderr)
+        return 1
+    for case in cases:
+        print(f"{case['id']}\n    observes: {', '.join(case['observes'])}\n    why: {case['why']}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="optconf", description=__doc__)
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"optconf {__version__} (optim-conformance; reads vectors format {FORMAT_VERSION})",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     vectors = commands.add_parser("vectors", help="golden vectors: generate, verify, list")
     actions = vectors.add_subparsers(dest="action", required=True)

@@ -17,6 +17,7 @@ import numpy as np
 import refimpl
 import refimpl.objectives
 import refimpl.optim
+from conformance import pinned
 from conformance.adapters.refimpl_adapter import RefimplAdapter
 from conformance.catalogue import SCHEDULER_MODULES, SWA_MODULES
 from conformance.catalogue.model import Gradients, OptimCase, SchedCase, jsonable, seed_of
@@ -39,6 +40,9 @@ class OptimRecord:
 
 
 def initial_params(case: OptimCase) -> list[np.ndarray]:
+    if case.inputs:
+        shapes = [shape for group in case.groups for shape in group.shapes]
+        return [pinned.uniform(f"{case.seed_name}/init/{i}", shape) for i, shape in enumerate(shapes)]
     rng = np.random.default_rng(seed_of(case.seed_name + "/init"))
     params = []
     for group in case.groups:
@@ -55,6 +59,8 @@ def draw_gradient(case: OptimCase, t: int, i: int, param: np.ndarray) -> np.ndar
     spec: Gradients = case.gradients
     if spec.none_every and (t + i) % spec.none_every == 0 and (t, i) != (0, 0):
         return None
+    if case.inputs:
+        return pinned.uniform(f"{case.seed_name}/grad/{t}/{i}", param.shape) * spec.scale
     rng = np.random.default_rng([seed_of(case.seed_name + "/grad"), t, i])
 
     def normal(shape: tuple[int, ...]) -> np.ndarray:
@@ -189,7 +195,24 @@ def run_optim_case(
     if evals:
         arrays["evals"] = np.asarray(evals, dtype=np.int64)
     record.meta["checkpoint_param_groups"] = checkpoint_groups
+    if case.inputs:
+        inputs = {k: v for k, v in arrays.items() if k.startswith(("init/", "grads/"))}
+        record.meta["inputs"]["sha256"] = pinned.digest(inputs)
     return record
+
+
+def stored_arrays(record: OptimRecord) -> dict[str, np.ndarray]:
+    """What the vectors keep of a case: every array, or for a generated case (its inputs drawn again from
+    the pinned generator, its expected values computed by the reference at load time) the params after
+    every step at the positions ``pinned.spot_indices`` picks: a check that the reference still computes
+    what it computed when the vectors were made."""
+    if "inputs" not in record.meta:
+        return record.arrays
+    return {
+        f"spot/{k}": v.reshape(-1)[pinned.spot_indices(v.size)]
+        for k, v in record.arrays.items()
+        if k.startswith("params/")
+    }
 
 
 def versions() -> dict[str, str]:
@@ -214,7 +237,7 @@ def _array_files(by_file: dict[str, list[OptimRecord]]) -> list[VectorFile]:
     files = []
     for stem, records in sorted(by_file.items()):
         ids = [r.meta["id"] for r in records]
-        arrays = {f"{r.meta['id']}/{k}": v for r in records for k, v in r.arrays.items()}
+        arrays = {f"{r.meta['id']}/{k}": v for r in records for k, v in stored_arrays(r).items()}
         files.append(VectorFile(f"{stem}.npz", npz_bytes(arrays), ids))
         files.append(VectorFile(f"{stem}.json", json_bytes({r.meta["id"]: r.meta for r in records}), ids))
     return files

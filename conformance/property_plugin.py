@@ -22,15 +22,17 @@ import pytest
 
 from conformance import properties, schedule_properties, swa_properties
 from conformance.adapters.base import NotSupported
-from conformance.known_deviations import tolerance_override
-from conformance.plugin import RECORD, SESSION, Param, Session, _unsupported
-from conformance.runner import CandidateError
+from conformance.declarations import declaration
+from conformance.plugin import RECORD, SESSION, Param, Session, _unsupported, tolerance_of
+from conformance.runner import CandidateError, SuiteError
+from conformance.timeout import CheckTimeout, deadline
 from refimpl.lr_scheduler import MODULES as SCHEDULER_MODULES
 from refimpl.optim import MODULES as OPTIMIZERS
 
 try:
     from hypothesis import example as explicit
     from hypothesis import given, reject, seed, settings
+    from hypothesis.errors import FailedHealthCheck, Unsatisfiable
 
     from conformance import profiles
     from conformance.strategies.edges import edge_examples
@@ -45,6 +47,10 @@ SCHEDULERS = [*(name for name in SCHEDULER_MODULES if name != "LRScheduler"), "S
 # milliseconds: scheduler tests draw this many times the profile's examples for the same time.
 SCHEDULER_EXAMPLES_FACTOR = 10
 NO_HYPOTHESIS = "not supported: the property layer needs hypothesis (pip install hypothesis)"
+# The rejection reason of an example the reference refuses to construct: the property layer judges
+# arithmetic on valid arguments only; refusing invalid ones is test_invalid_argument's row.
+VALIDATION = "refused by the reference's argument validation (test_invalid_argument checks refusals)"
+UNSUPPORTED = "not supported by the candidate: "
 
 
 class PropertyFailure(AssertionError):
@@ -168,9 +174,8 @@ def _optimizer_kind(session: Session, p: Param, override: dict[str, float]) -> K
         state["loaded"] = None
         try:
             state["loaded"] = loaded = properties.reference(example, p.dtype)
-        except properties.Refused as refused:  # the candidate must refuse it too
-            properties.require_refusal(session.adapter, example, refused, p.dtype, p.device, p.variant)
-            return None
+        except properties.Refused as refused:  # outside the valid domain: argument validation's question
+            raise properties.Rejected(VALIDATION) from refused
         properties.require_conditioned(loaded, p.dtype, override)
         return properties.check(session.adapter, loaded, p.dtype, p.device, p.variant, override)
 
@@ -199,9 +204,10 @@ def _optimizer_kind(session: Session, p: Param, override: dict[str, float]) -> K
             p.dtype,
         )
 
+    lacks = declaration(session.adapter, p.case).lacks
     return Kind(
-        optimizer_examples(p.case, p.dtype, _sparse_allowed(session, p)),
-        edge_examples(p.case, p.dtype),
+        optimizer_examples(p.case, p.dtype, _sparse_allowed(session, p), lacks),
+        edge_examples(p.case, p.dtype, lacks),
         check,
         failure,
         lambda example: example.to_dict(),
@@ -282,7 +288,7 @@ def property_check(request: pytest.FixtureRequest, property_param: Param) -> Cal
             kind = _swa_kind(session, p)
         else:
             record.update(optimizer=p.case, dtype=p.dtype, variant=p.variant)
-            kind = _optimizer_kind(session, p, tolerance_override(session.tolerances, node.name))
+            kind = _optimizer_kind(session, p, tolerance_of(session, node.name, p))
         digest = hashlib.sha256()
         counts: dict[str, Any] = {"examples": 0, "rejected": {}}
 
@@ -294,11 +300,15 @@ def property_check(request: pytest.FixtureRequest, property_param: Param) -> Cal
             counts["examples"] += 1
             digest.update(json.dumps(kind.serialize(example), sort_keys=True).encode())
             try:
-                result = kind.check(example)
+                with deadline(session.check_timeout, session.stuck):
+                    result = kind.check(example)
+            except CheckTimeout as e:  # not retried by Hypothesis (a BaseException): the example would hang
+                e.failure = kind.failure(example, None, str(e))
+                raise
             except properties.Rejected as e:
                 skip(str(e))
-            except NotSupported:
-                skip("not supported by the candidate")
+            except NotSupported as e:
+                skip(UNSUPPORTED + str(e))
             except CandidateError as e:
                 raise kind.failure(example, None, str(e)) from None
             if result is not None and not result.passed:  # None: refused, as the reference refuses it
@@ -311,19 +321,37 @@ def property_check(request: pytest.FixtureRequest, property_param: Param) -> Cal
         prop = settings(profile, max_examples=profile.max_examples * kind.factor)(prop)
         if profile.derandomize:  # a fixed seed per test: the same examples every run, others in each test
             prop = seed(zlib.crc32(node.name.encode()))(prop)
-        failure = None
+        failure, found_none = None, False
         try:
             with profiles.without_local_constants():
                 prop()
         except PropertyFailure as e:
             failure = e
+        except (Unsatisfiable, FailedHealthCheck):
+            found_none = True
+        except CheckTimeout as e:
+            failure = e.failure
         finally:
             record.update(counts, examples_sha256=digest.hexdigest()[:16])
         if failure is not None:  # outside the except block: the report shows the message, not a chain
             record.update(failure.record)
             pytest.fail(str(failure), pytrace=False)
+        if found_none:
+            _no_examples(counts["rejected"])
 
     return run
+
+
+def _no_examples(rejected: dict[str, int]) -> None:
+    """Hypothesis found no example to run: "not supported" where the candidate refused them all, else the
+    suite's error (its strategies drew nothing the reference could decide) -- never the candidate's
+    failure."""
+    reasons = ", ".join(f"{n} x {reason}" for reason, n in sorted(rejected.items(), key=lambda kv: -kv[1]))
+    if rejected and all(reason.startswith(UNSUPPORTED) for reason in rejected):
+        pytest.skip(f"not supported: the candidate refused every example ({reasons})")
+    raise SuiteError(
+        f"the property layer found no example to run, a problem of the suite: rejected {reasons}"
+    )
 
 
 def _failure(

@@ -15,7 +15,7 @@ from conformance.catalogue import optimizer_cases, scheduler_cases, swa_cases
 from conformance.generate import all_files
 from conformance.metrics import normwise_error
 from conformance.schedules import values_change
-from conformance.vectors import VectorError, VectorFile, Vectors
+from conformance.vectors import TORCH_VERSION, VectorError, VectorFile, Vectors
 
 # A fresh generation on another machine may differ from the stored one by a few ULPs per operation (numpy's
 # SIMD kernels and libm differ between platforms); over at most a few hundred float64 steps that stays below
@@ -30,6 +30,12 @@ def verify(directory: Path) -> list[str]:
     except VectorError as e:
         return [str(e)]
     problems = []
+    made_for = vectors.manifest["torch_version"]
+    if made_for != TORCH_VERSION:
+        problems.append(
+            f"{Path(directory) / 'manifest.json'}: made for torch {made_for}, but this reference specifies "
+            f"torch {TORCH_VERSION}; regenerate with `optconf vectors generate --dir {directory}`"
+        )
     listed = set(vectors.manifest["files"])
     catalogue = optimizer_cases(), scheduler_cases(), swa_cases()
     fresh_files = {f.path: f for f in all_files(*catalogue)}

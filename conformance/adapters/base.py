@@ -10,11 +10,18 @@ a ``SchedulingAdapter`` adds ``make_scheduler`` returning a ``SchedulerRun`` for
 in ``Capabilities.schedulers`` (any other scheduler case is "not supported"); a ``SwaAdapter`` adds
 ``make_averaged_model`` and ``update_bn`` for the swa_utils it declares in ``Capabilities.swa``. See the
 README's "Plugging in an implementation" for a complete example.
+
+A candidate that differs from torch on purpose says so per class with a ``ClassDeclaration`` in
+``Capabilities.declarations`` (options it lacks, its state layout, the precision of its scalar
+hyperparameters, whether it validates arguments): the harness then reports "not supported: <option>" for
+what it lacks, compares its state through the declared key map, and derives its tolerances from the declared
+scalar precision, instead of failing it. This part of the protocol is stable: later fields get defaults that
+keep today's meaning.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -22,6 +29,48 @@ import numpy as np
 
 # An objective evaluated at the candidate's current params: params -> (loss, grads).
 Closure = Callable[[list[np.ndarray]], tuple[float, list[np.ndarray]]]
+
+
+@dataclass(frozen=True)
+class ClassDeclaration:
+    """What one class of the candidate declares about itself, where it differs from torch's on purpose.
+
+    - ``lacks``: torch constructor options the class does not have (``{"amsgrad", "foreach"}``). A check
+      that needs one at a non-default value is "not supported: <option>"; the API checks drop it from their
+      setups (so it takes its default) where the check does not need it; the property layer never draws it;
+      and the harness never passes such an option to ``make_optimizer``, even at its default. For
+      ``torch:MODULE`` candidates it is derived from the constructor's signature (an argument torch's has
+      and the class's lacks).
+    - ``state_keys``: ``None`` (the default): the state is in torch's layout, ``state_dict()["state"][i]``
+      holding torch's keys. A mapping ``{torch key: candidate key}`` (``{"exp_avg": "mu", "exp_avg_sq":
+      "nu"}``): only these keys are compared, read under the candidate's names (and teacher forcing loads
+      the reference's state under those names: every key the candidate needs must be mapped). An empty
+      mapping: the state is not comparable at all; params are still compared and every record says "state:
+      not comparable".
+    - ``scalar_dtype``: the precision the class keeps its scalar hyperparameters in (``"float32"`` for a
+      library that stores ``lr``, ``betas``, ``eps`` as float32 scalars whatever the params' dtype). The
+      tolerance of a check in a finer dtype then adds what rounding the scalars to that precision can
+      move, measured on the reference (``conformance.scalars``); the derivation is shown in the report.
+    - ``validates``: ``False`` for a class that does not check its arguments (many JAX/Keras/MLX APIs): the
+      argument-validation checks are "not supported" instead of failing on every bound.
+    """
+
+    lacks: frozenset[str] = frozenset()
+    state_keys: Mapping[str, str] | None = None
+    scalar_dtype: str | None = None
+    validates: bool = True
+
+    def merged(self, other: ClassDeclaration) -> ClassDeclaration:
+        """This declaration with ``other``'s explicit choices on top (``lacks`` united)."""
+        return ClassDeclaration(
+            lacks=self.lacks | other.lacks,
+            state_keys=other.state_keys if other.state_keys is not None else self.state_keys,
+            scalar_dtype=other.scalar_dtype or self.scalar_dtype,
+            validates=self.validates and other.validates,
+        )
+
+
+TORCH_LAYOUT = ClassDeclaration()
 
 
 @dataclass(frozen=True)
@@ -38,6 +87,9 @@ class Capabilities:
     # ``module`` and ``classes()``: the candidate's own classes with torch.optim's API, which the API checks
     # in conformance/test_api/ drive directly: zero_grad, nn.Module params, torch.save, schedulers).
     features: frozenset[str] = frozenset({"state_dict"})
+    # Per class name, what the class declares where it differs from torch's on purpose (see
+    # ``ClassDeclaration``); a class not listed behaves as torch's (``TORCH_LAYOUT``).
+    declarations: Mapping[str, ClassDeclaration] = field(default_factory=dict)
     # The swa_utils functions the candidate has, by torch's names (``AveragedModel``, ``update_bn``,
     # ``get_ema_avg_fn``, ``get_swa_avg_fn``, ``get_ema_multi_avg_fn``, ``get_swa_multi_avg_fn``), run through
     # a ``SwaAdapter``'s methods; SWALR is a scheduler and is declared in ``schedulers``.
@@ -45,6 +97,10 @@ class Capabilities:
 
     def devices(self) -> list[str]:
         return list(self.variants)
+
+    def declaration(self, name: str) -> ClassDeclaration:
+        """Class ``name``'s declaration (torch's behaviour where it declares nothing)."""
+        return self.declarations.get(name, TORCH_LAYOUT)
 
 
 class OptimizerRun(Protocol):
@@ -63,7 +119,9 @@ class OptimizerRun(Protocol):
         """The optimizer state in torch's layout: {"state": {index: {key: array}}, "param_groups": [...]}."""
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Load a state dict in torch's layout (arrays as NumPy)."""
+        """Load a state dict in torch's layout (arrays as NumPy). The run stays the variant it was built as,
+        whatever the state dict's param groups say (torch's own ``load_state_dict`` takes ``foreach`` and
+        ``fused`` from the saved groups; the harness loads the reference's state to test a variant)."""
 
     def set_hyperparameter(self, group: int, key: str, value: Any) -> None:
         """``param_groups[group][key] = value`` between steps (the dynamic-lr recipe)."""
@@ -202,4 +260,5 @@ class SwaAdapter(Adapter, Protocol):
 
 
 class NotSupported(Exception):
-    """Raised by an adapter for a configuration it cannot run; the harness reports "not supported"."""
+    """Raised by an adapter (or a candidate) for a configuration it cannot run; the harness reports "not
+    supported" with the message, never a failure, wherever it is raised (constructor, step, state dict)."""

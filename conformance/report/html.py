@@ -76,8 +76,10 @@ def render_html(data: dict[str, Any]) -> str:
         .get_template("index.html.j2")
         .render(
             candidate=str(env.get("candidate", "?")),
+            banner=model.banner(data),
             header=model.header(env),
             labels=model.LABELS,
+            total_labels=model.TOTAL_LABELS,
             outcomes=model.OUTCOMES,
             total=model.totals(records),
             matrices=model.matrices(records),

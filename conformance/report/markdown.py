@@ -25,6 +25,8 @@ def _matrix(m: model.Matrix) -> str:
 def render_markdown(data: dict[str, Any]) -> str:
     env, records = data["environment"], data["records"]
     lines = [f"# Conformance report: {env.get('candidate', '?')}", ""]
+    if warning := model.banner(data):
+        lines += [f"> **{warning}**", ""]
     lines.append(
         _table([[k, f"`{v}`" if k == "command line" else v] for k, v in model.header(env)], ["", ""])
     )
@@ -32,14 +34,14 @@ def render_markdown(data: dict[str, Any]) -> str:
     lines += ["", "## Totals", ""]
     lines.append(
         _table(
-            [[model.LABELS[o], total.counts[o]] for o in model.OUTCOMES] + [["total", total.total]],
+            [[model.TOTAL_LABELS[o], total.counts[o]] for o in model.OUTCOMES] + [["total", total.total]],
             ["outcome", "checks"],
         )
     )
     lines += ["", "## Matrix", "", "Each cell: outcomes / checks run (worst norm-wise relative error)."]
     for m in model.matrices(records):
         lines += ["", f"### {m.title}", "", _matrix(m)]
-    failures = [d for d in model.details(data) if d.outcome in ("failed", "xpassed")]
+    failures = [d for d in model.details(data) if d.outcome in ("failed", "error", "xpassed")]
     if failures:
         lines += ["", "## Failures", ""]
         for d in failures:

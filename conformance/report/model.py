@@ -15,7 +15,7 @@ from typing import Any
 
 # results.json versions this code reads; a newer harness that changes the format bumps the number.
 SUPPORTED_FORMATS = (1,)
-OUTCOMES = ("passed", "failed", "xfailed", "xpassed", "unsupported", "skipped")
+OUTCOMES = ("passed", "failed", "xfailed", "xpassed", "unsupported", "skipped", "error")
 LABELS = {
     "passed": "pass",
     "failed": "FAIL",
@@ -23,14 +23,28 @@ LABELS = {
     "xpassed": "XPASS",
     "unsupported": "n/s",
     "skipped": "skipped",
+    "error": "suite error",
+}
+# The totals' words: those of pytest's own summary line (``conformance.plugin.PYTEST_WORDS``), so the
+# terminal, summary.md and index.html give one set of totals.
+TOTAL_LABELS = {
+    "passed": "passed",
+    "failed": "failed",
+    "xfailed": "xfailed (known deviation)",
+    "xpassed": "xpassed",
+    "unsupported": "not supported",
+    "skipped": "skipped",
+    "error": "error (of the suite, not the candidate)",
 }
 # The cell's colour: the worst outcome in it, in this order of severity.
-SEVERITY = ("failed", "xpassed", "xfailed", "skipped", "passed", "unsupported")
-# Outcomes that get a section of their own: failures, known deviations that now pass, known deviations.
-DETAILED = ("failed", "xpassed", "xfailed")
+SEVERITY = ("failed", "error", "xpassed", "xfailed", "skipped", "passed", "unsupported")
+# Outcomes that get a section of their own: failures, suite errors, known deviations that now pass, known
+# deviations.
+DETAILED = ("failed", "error", "xpassed", "xfailed")
 HEADER_KEYS = (
     ("candidate", "candidate"),
     ("candidate_version", "candidate version"),
+    ("package_version", "optim-conformance"),
     ("torch", "torch"),
     ("numpy", "numpy"),
     ("python", "python"),
@@ -39,6 +53,9 @@ HEADER_KEYS = (
     ("platform", "platform"),
     ("dtypes", "dtypes"),
     ("variants", "variants"),
+    ("vectors", "vectors"),
+    ("vectors_format_version", "vectors format"),
+    ("vectors_manifest_sha256", "vectors manifest sha256"),
     ("vectors_torch_version", "vectors made with torch"),
     ("known_deviations_file", "known deviations file"),
     ("date", "date"),
@@ -89,10 +106,20 @@ def check_results(data: Any, where: str) -> dict[str, Any]:
     return data
 
 
+def banner(data: dict[str, Any]) -> str | None:
+    """The warning every rendering puts first when the run did not go through every check it selected
+    (``status`` in results.json; results files of older harnesses have none and were complete)."""
+    status = data.get("status")
+    if isinstance(status, dict) and status.get("complete") is False:
+        message = status.get("message") or "interrupted"
+        return f"INCOMPLETE RUN: {message}. The counts cover only the checks that ran."
+    return None
+
+
 def outcome(record: dict[str, Any]) -> str:
     """The record's outcome, with a "not supported" found only at run time counted as such."""
-    if record["outcome"] == "skipped" and record.get("unsupported"):
-        return "unsupported"
+    if record["outcome"] == "skipped" and str(record.get("unsupported", "")).startswith("not supported"):
+        return "unsupported"  # results.json of an older harness
     return record["outcome"]
 
 

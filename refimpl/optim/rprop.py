@@ -36,7 +36,7 @@ Where the reference meets torch's code rather than its docs:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -57,6 +57,12 @@ TABLE = Table(
 
 class Rprop(Optimizer):
     table = TABLE
+    legacy_defaults: ClassVar[dict[str, Any]] = {
+        "foreach": None,
+        "maximize": False,
+        "differentiable": False,
+        "capturable": False,
+    }
 
     def __init__(
         self,

@@ -2,6 +2,7 @@
 ``etas[0]`` when it flips (that step is skipped, and the next one neither grows nor shrinks), clamped to
 ``step_sizes`` on every step; flipping gradients with a few elements that keep their sign hit both bounds."""
 
+from conformance.catalogue.kernel import kernel_cases
 from conformance.catalogue.model import Gradients, Group, OptimCase
 
 CASES = [
@@ -52,6 +53,7 @@ CASES = [
         objective="rosenbrock",
         steps=40,
     ),
+    *kernel_cases("Rprop", {"lr": 0.01}, steps=4),
     OptimCase(
         "Rprop",
         {"lr": 0.2, "etas": (0.5, 1.2), "step_sizes": (1e-3, 0.05)},
