@@ -280,15 +280,11 @@ def _swa_params(session: Session, check: str) -> list[Param]:
             continue
         missing = sorted(set(meta["functions"]) - capabilities.swa)
         for dtype in session.dtypes:
-            reason = session.skip_reason or (
-                f"not supported: {session.impl} has no {', '.join(missing)}"
-                if missing
-                else (
-                    f"not supported: {session.impl} does not compute in {dtype}"
-                    if dtype not in capabilities.dtypes
-                    else None
-                )
-            )
+            reason = session.skip_reason
+            if reason is None and missing:
+                reason = f"not supported: {session.impl} has no {', '.join(missing)}"
+            if reason is None and dtype not in capabilities.dtypes:
+                reason = f"not supported: {session.impl} does not compute in {dtype}"
             out.append(Param(case_id, dtype, session.device, "", reason))
     return out
 

@@ -36,6 +36,9 @@ Where the reference follows torch's code rather than its docs (each observable a
   toward zero into the int64 buffer. The reference does the same. ``get_swa_multi_avg_fn`` on integers
   calls ``addcdiv`` with an integer divisor, which torch rejects with a RuntimeError; so does the reference.
 - ``avg_fn`` and ``multi_avg_fn`` together: torch raises ``AssertionError`` (not ``ValueError``).
+- SWALR's docs name its arguments ``swa_lrs``, ``annealing_epochs`` and ``annealing_strategy``; the
+  constructor takes ``swa_lr``, ``anneal_epochs`` and ``anneal_strategy`` (the docs' names raise
+  ``TypeError``), as here (spec note ``swalr-argument-names``).
 
 **SWALR** anneals each group's lr from its current value to ``swa_lr`` over ``anneal_epochs`` epochs and
 then holds it. With :math:`t = \min(1, \max(0, s / \max(1, \text{anneal\_epochs})))` at step :math:`s`

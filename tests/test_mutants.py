@@ -22,7 +22,7 @@ SWA_UTILS = ("AveragedModel", "SWALR", "update_bn")
 
 pytest.importorskip("torch")
 
-NOT_MUTANTS = {"compact", "compact_adaptive", "compact_sched", "control", "kernels"}
+NOT_MUTANTS = {"compact", "compact_adaptive", "compact_sched", "compact_swa", "control", "kernels"}
 
 
 def selection(classes: list[str]) -> str:

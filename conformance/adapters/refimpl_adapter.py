@@ -14,7 +14,7 @@ import refimpl.optim
 import refimpl.swa_utils
 from conformance.adapters.base import Capabilities, Closure, NotSupported
 from conformance.adapters.sched import ApiSchedulerRun
-from conformance.adapters.swa import SWA_NAMES, RefimplAveragedRun, refimpl_update_bn
+from conformance.adapters.swa import SWA_NAMES, RefimplAveragedRun, SwaMethods, refimpl_update_bn
 
 DTYPES = {"float64": (np.float64, np.complex128), "float32": (np.float32, np.complex64)}
 # Every scheduler but the abstract base class, which no case builds.
@@ -70,13 +70,18 @@ class RefimplOptimizerRun:
         self.optimizer.param_groups[group][key] = value
 
 
-class RefimplAdapter:
+class RefimplAdapter(SwaMethods):
     name = "refimpl"
+    averaged_run = RefimplAveragedRun
+    bn_pass = staticmethod(refimpl_update_bn)
     # The scheduler classes ``make_scheduler`` builds (a spec note's documented variant may replace one).
     schedulers: dict[str, type] = SCHEDULERS
 
     def version(self) -> str:
         return f"refimpl {refimpl.__version__}"
+
+    def swa_functions(self) -> dict[str, Any]:
+        return SWA_FUNCTIONS
 
     def capabilities(self) -> Capabilities:
         return Capabilities(
@@ -117,18 +122,3 @@ class RefimplAdapter:
         n_params = sum(len(g["params"]) for g in groups)
         # Looked up at each call: the schedulers wrap ``opt.step`` to record that it ran.
         return ApiSchedulerRun(opt, specs, self.schedulers, lambda: opt.step([None] * n_params))
-
-    def make_averaged_model(
-        self,
-        params: list[np.ndarray],
-        buffers: list[np.ndarray],
-        options: dict[str, Any],
-        dtype: str,
-        device: str,
-    ) -> RefimplAveragedRun:
-        return RefimplAveragedRun(SWA_FUNCTIONS, params, buffers, options, dtype, device)
-
-    def update_bn(
-        self, layers: list[dict[str, Any]], batches: list[np.ndarray], **kwargs: Any
-    ) -> dict[str, Any]:
-        return refimpl_update_bn(refimpl.swa_utils, layers, batches, **kwargs)

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+import refimpl.swa_utils as swa_utils
 from conformance.adapters.base import NotSupported
 from conformance.catalogue.swa_model import AVERAGING
 
@@ -47,11 +48,9 @@ def _lookup(functions: Mapping[str, Any], name: str) -> Any:
     return functions[name]
 
 
-# -- a library with torch's API ------------------------------------------------------------------------
-
-
-class TorchAveragedRun:
-    """``AveragedModel`` over an ``nn.Module`` holding the arrays as parameters and buffers, in order."""
+class AveragedRun:
+    """An ``AveragedModel`` run (``base.AveragedModelRun``): the library's class built over the arrays by
+    ``_build`` with the case's averaging options; subclasses read the averaged arrays back."""
 
     def __init__(
         self,
@@ -62,6 +61,66 @@ class TorchAveragedRun:
         dtype: str,
         device: str,
     ) -> None:
+        cls = _lookup(functions, "AveragedModel")
+        self.averaged = self._build(cls, params, buffers, averaging_kwargs(options, functions), dtype, device)
+
+    def _build(
+        self,
+        cls: Any,
+        params: list[np.ndarray],
+        buffers: list[np.ndarray],
+        kwargs: dict[str, Any],
+        dtype: str,
+        device: str,
+    ) -> Any:
+        raise NotImplementedError
+
+    def n_averaged(self) -> int:
+        return int(self.averaged.n_averaged)
+
+
+class SwaMethods:
+    """``make_averaged_model`` and ``update_bn`` of a ``base.SwaAdapter``, for an adapter whose
+    ``swa_functions()`` gives its library's swa_utils by torch's names: ``averaged_run`` and ``bn_pass`` are
+    the library's side (``TorchAveragedRun``/``torch_update_bn`` or the reference's)."""
+
+    averaged_run: type[AveragedRun]
+    bn_pass: Any
+
+    def swa_functions(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def make_averaged_model(
+        self,
+        params: list[np.ndarray],
+        buffers: list[np.ndarray],
+        options: dict[str, Any],
+        dtype: str,
+        device: str,
+    ) -> AveragedRun:
+        return self.averaged_run(self.swa_functions(), params, buffers, options, dtype, device)
+
+    def update_bn(
+        self, layers: list[dict[str, Any]], batches: list[np.ndarray], **kwargs: Any
+    ) -> dict[str, Any]:
+        return type(self).bn_pass(self.swa_functions(), layers, batches, **kwargs)
+
+
+# -- a library with torch's API ------------------------------------------------------------------------
+
+
+class TorchAveragedRun(AveragedRun):
+    """``AveragedModel`` over an ``nn.Module`` holding the arrays as parameters and buffers, in order."""
+
+    def _build(
+        self,
+        cls: Any,
+        params: list[np.ndarray],
+        buffers: list[np.ndarray],
+        kwargs: dict[str, Any],
+        dtype: str,
+        device: str,
+    ) -> Any:
         import torch
 
         self.torch = torch
@@ -70,8 +129,7 @@ class TorchAveragedRun:
             self.model.register_parameter(f"p{i}", torch.nn.Parameter(self._tensor(p, dtype, device)))
         for j, b in enumerate(buffers):
             self.model.register_buffer(f"b{j}", self._tensor(b, dtype, device))
-        cls = _lookup(functions, "AveragedModel")
-        self.averaged = cls(self.model, **averaging_kwargs(options, functions))
+        return cls(self.model, **kwargs)
 
     def _tensor(self, array: np.ndarray, dtype: str, device: str) -> Any:
         target = getattr(self.torch, dtype) if array.dtype.kind == "f" else None
@@ -79,9 +137,8 @@ class TorchAveragedRun:
 
     def update_parameters(self, params: list[np.ndarray], buffers: list[np.ndarray]) -> None:
         with self.torch.no_grad():
-            for t, a in zip(
-                [*self.model.parameters(), *self.model.buffers()], [*params, *buffers], strict=True
-            ):
+            tensors = [*self.model.parameters(), *self.model.buffers()]
+            for t, a in zip(tensors, [*params, *buffers], strict=True):
                 t.copy_(self.torch.tensor(a, dtype=t.dtype, device=t.device))
         self.averaged.update_parameters(self.model)
 
@@ -90,9 +147,6 @@ class TorchAveragedRun:
 
     def buffers(self) -> list[np.ndarray]:
         return [_numpy(b) for b in self.averaged.module.buffers()]
-
-    def n_averaged(self) -> int:
-        return int(self.averaged.n_averaged)
 
 
 def _numpy(tensor: Any) -> np.ndarray:
@@ -127,15 +181,16 @@ def torch_update_bn(
         5: torch.nn.BatchNorm3d,
     }[rank]
     modules = []
+    where = {"device": device, "dtype": getattr(torch, dtype)}
     for spec in layers:
         if spec["layer"] == "Linear":
-            module = torch.nn.Linear(spec["in"], spec["out"], bias="bias" in spec)
+            module = torch.nn.Linear(spec["in"], spec["out"], bias="bias" in spec, **where)
         elif spec["layer"] == "BatchNorm":
-            module = batch_norm(spec["num_features"], eps=spec["eps"], momentum=spec["momentum"])
+            module = batch_norm(spec["num_features"], eps=spec["eps"], momentum=spec["momentum"], **where)
         else:
             module = torch.nn.ReLU()
         modules.append(module)
-    model = torch.nn.Sequential(*modules).to(device=device, dtype=getattr(torch, dtype))
+    model = torch.nn.Sequential(*modules)
     with torch.no_grad():
         for module, spec in zip(modules, layers, strict=True):
             for key, value in spec.items():
@@ -143,7 +198,15 @@ def torch_update_bn(
                     getattr(module, key).copy_(torch.tensor(value, device=device))
     model.train(training)
     inputs = [torch.tensor(b, dtype=getattr(torch, dtype), device=device) for b in batches]
-    update_bn([(x, torch.zeros(len(x))) for x in inputs] if pairs else inputs, model)
+    # One CPU thread for these tiny batches, as the benchmarks time them: torch's multi-threaded batch_norm
+    # waits for a descheduled worker on a busy machine (measured: 15 ms a call with 2 threads on this
+    # project's loaded 2-core machine, 0.02 ms with one). The statistics are per channel either way.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        update_bn([(x, torch.zeros(len(x))) for x in inputs] if pairs else inputs, model)
+    finally:
+        torch.set_num_threads(threads)
     norms = [m for m in modules if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     return {
         "running_mean": [_numpy(m.running_mean) for m in norms],
@@ -157,19 +220,19 @@ def torch_update_bn(
 # -- the reference ---------------------------------------------------------------------------------------
 
 
-class RefimplAveragedRun:
+class RefimplAveragedRun(AveragedRun):
     """``refimpl.swa_utils.AveragedModel`` over the arrays (it keeps its own copies)."""
 
-    def __init__(
+    def _build(
         self,
-        functions: Mapping[str, Any],
+        cls: Any,
         params: list[np.ndarray],
         buffers: list[np.ndarray],
-        options: Mapping[str, Any],
+        kwargs: dict[str, Any],
         dtype: str,
         device: str,
-    ) -> None:
-        self.averaged = functions["AveragedModel"](params, buffers, **averaging_kwargs(options, functions))
+    ) -> Any:
+        return cls(params, buffers, **kwargs)
 
     def update_parameters(self, params: list[np.ndarray], buffers: list[np.ndarray]) -> None:
         self.averaged.update_parameters(params, buffers)
@@ -180,12 +243,9 @@ class RefimplAveragedRun:
     def buffers(self) -> list[np.ndarray]:
         return [b.copy() for b in self.averaged.buffers]
 
-    def n_averaged(self) -> int:
-        return self.averaged.n_averaged
-
 
 def refimpl_update_bn(
-    swa_utils: Any,
+    functions: Mapping[str, Any],
     layers: list[dict[str, Any]],
     batches: list[np.ndarray],
     *,
@@ -214,7 +274,7 @@ def refimpl_update_bn(
         else:
             modules.append(swa_utils.ReLU())
     model = swa_utils.Sequential(*modules).train(training)
-    swa_utils.update_bn([(b, np.zeros(len(b))) for b in batches] if pairs else batches, model)
+    functions["update_bn"]([(b, np.zeros(len(b))) for b in batches] if pairs else batches, model)
     norms = [m for m in modules if isinstance(m, swa_utils.BatchNorm)]
     return {
         "running_mean": [m.running_mean.copy() for m in norms],

@@ -26,7 +26,7 @@ import numpy as np
 
 from conformance.adapters.base import Capabilities, ClassDeclaration, Closure, NotSupported
 from conformance.adapters.sched import ApiSchedulerRun
-from conformance.adapters.swa import SWA_NAMES, TorchAveragedRun, torch_update_bn
+from conformance.adapters.swa import SWA_NAMES, SwaMethods, TorchAveragedRun, torch_update_bn
 from conformance.declarations import derived_lacks
 from refimpl.lr_scheduler import MODULES as SCHEDULER_MODULES
 from refimpl.optim import MODULES as OPTIMIZERS
@@ -193,8 +193,11 @@ def _declaration(value: Any) -> ClassDeclaration:
     return ClassDeclaration(**fields)
 
 
-class TorchAdapter:
+class TorchAdapter(SwaMethods):
     """torch.optim (``module=None``) or a torch.optim-compatible module (``torch:MODULE``)."""
+
+    averaged_run = TorchAveragedRun
+    bn_pass = staticmethod(torch_update_bn)
 
     def __init__(
         self, module: str | None = None, declarations: dict[str, ClassDeclaration] | None = None
@@ -337,18 +340,3 @@ class TorchAdapter:
         opt = cls(params, **hyper)
         # Looked up at each call: the schedulers wrap ``opt.step`` to record that it ran.
         return ApiSchedulerRun(opt, specs, self.scheduler_classes(), lambda: opt.step())
-
-    def make_averaged_model(
-        self,
-        params: list[np.ndarray],
-        buffers: list[np.ndarray],
-        options: dict[str, Any],
-        dtype: str,
-        device: str,
-    ) -> TorchAveragedRun:
-        return TorchAveragedRun(self.swa_functions(), params, buffers, options, dtype, device)
-
-    def update_bn(
-        self, layers: list[dict[str, Any]], batches: list[np.ndarray], **kwargs: Any
-    ) -> dict[str, Any]:
-        return torch_update_bn(self.swa_functions(), layers, batches, **kwargs)

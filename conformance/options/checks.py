@@ -18,6 +18,9 @@ from conformance.schemas import DEVICE_TYPES, DTYPES
 from refimpl.lr_scheduler import MODULES as SCHEDULERS
 from refimpl.optim import MODULES as OPTIMIZERS
 
+# The swa_utils with checks of their own (the averaging functions are checked through AveragedModel).
+SWA_CHECKED = ("AveragedModel", "SWALR", "update_bn")
+
 
 class OptionError(Exception):
     """An option or candidate that cannot be run: one line naming the value and the valid ones."""
@@ -41,11 +44,12 @@ def load_candidate(impl: str) -> tuple[Any, Capabilities]:
             f"--impl={impl}: capabilities() returned {type(capabilities).__name__}, not "
             "conformance.adapters.Capabilities"
         )
-    if not capabilities.optimizers & set(OPTIMIZERS) and not capabilities.schedulers & set(SCHEDULERS):
+    offered = capabilities.optimizers | capabilities.schedulers | capabilities.swa
+    if not offered & {*OPTIMIZERS, *SCHEDULERS, *SWA_CHECKED}:
         raise OptionError(
             f"--impl={impl}: the candidate offers none of the optimizers or schedulers the suite checks "
-            f"(declared: {_names(capabilities.optimizers | capabilities.schedulers)}; checked: "
-            f"{_names(set(OPTIMIZERS))}, and torch's LR schedulers), so nothing would be tested"
+            f"(declared: {_names(offered)}; checked: {_names(set(OPTIMIZERS))}, and torch's LR schedulers "
+            "and swa_utils), so nothing would be tested"
         )
     return adapter, capabilities
 

@@ -20,7 +20,7 @@ Where the reference meets torch's code rather than its docs:
 - ``total_iters = 0`` (not validated): the recursive form applies ``f`` at ``t = 0`` and never undoes it
   (the ``t == T`` test is reached only for ``t >= 1``), so the lr stays at ``eta_0 * f``; the closed form
   (``step(epoch)``) gives ``eta_0`` for every ``t >= 0``. The two forms disagree; ``step()`` follows the
-  recursive one, as torch does.
+  recursive one, as torch does (spec note ``constantlr-total-iters-zero``).
 - The undo multiplies by ``1.0 / f`` rather than dividing by ``f``: ``(x * f) * (1 / f)`` need not equal
   ``x`` in floating point, so the restored lr can be one rounding away from ``eta_0``, exactly as torch's.
 """

@@ -7,7 +7,7 @@ without restarts (docs' notation: :math:`\eta_{max}` = ``initial_lr``, :math:`T_
 
 ``step()`` follows torch's recursive form instead, which is what the docs state since
 pytorch/pytorch#152081 (the docs showed only the closed form before, and it is still the one quoted in
-``get_lr``'s docstring)::
+``get_lr``'s docstring: spec note ``cosineannealinglr-closed-form``)::
 
     constructor's step:
         eta_t = eta_{t-1}

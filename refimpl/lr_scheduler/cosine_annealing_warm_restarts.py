@@ -32,7 +32,8 @@ Where the reference follows torch's code:
   ``step(242)`` (the 5th restart): ``math.log(243, 3)`` is ``4.999999999999999``, so torch sets
   ``T_cur = T_i = 162`` and the lr to ``eta_min`` where the docs' rule ("when :math:`T_{cur} = 0` after
   restart, set :math:`\eta_t = \eta_{max}`") gives :math:`\eta_{max}`. We found no upstream report;
-  the reference uses torch's expression, so it agrees with torch here.
+  the reference uses torch's expression, so it agrees with torch here (spec note
+  ``cosineannealingwarmrestarts-restart-rounding``).
 - Resuming with ``last_epoch = k >= 0`` starts from ``T_cur = k`` with ``T_i = T_0``: the first step
   wraps ``T_cur`` once, so for ``T_mult > 1`` and :math:`k` past the second restart the position is wrong
   (pytorch/pytorch#88791; the fix proposed in PR #110497 is not in torch 2.13). The reference reproduces

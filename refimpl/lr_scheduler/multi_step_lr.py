@@ -14,7 +14,7 @@ Where the reference meets torch's code rather than its docs:
 - The docs say milestones "Must be increasing"; torch does not check it. It stores a ``Counter``, so order
   does not matter and a milestone repeated ``n`` times decays by ``gamma ** n`` at once (documented only in
   ``get_lr``'s note). The closed form counts with ``bisect_right`` over the sorted repeated milestones, so
-  both forms agree on repeats.
+  both forms agree on repeats (spec note ``multisteplr-unsorted-milestones``).
 - A milestone at 0 is applied by the constructor's step (``count(0)`` is looked up like any other epoch).
 - ``state_dict()["milestones"]`` is the ``Counter`` itself.
 """

@@ -25,8 +25,10 @@ Where the reference follows torch's code:
   ``last_epoch`` starts at 0. ``factor >= 1`` is rejected *before* the optimizer's type is checked.
 - ``rel`` mode with a negative ``best`` moves the threshold the wrong way (``best * (1 - tau)`` is
   *above* a negative best in ``min`` mode, so slightly worse values count as improvements):
-  pytorch/pytorch#47513 and #38622 (both open; the docs give exactly this formula, so code and docs
-  agree). The reference keeps torch's formula; use ``abs`` mode for metrics that can be negative.
+  pytorch/pytorch#47513 and #38622 (both open). The docs give exactly this formula, but describe the
+  threshold as a margin "to only focus on significant changes", which it is not for a negative ``best``
+  (spec note ``reducelronplateau-negative-rel-threshold``). The reference keeps torch's formula; use
+  ``abs`` mode for metrics that can be negative.
 - If param groups are added after construction, a scalar ``min_lr`` is re-broadcast at the next
   reduction; a list ``min_lr`` raises torch's RuntimeError there.
 - ``step(metrics, epoch)`` with an explicit epoch (deprecated) warns and sets ``last_epoch``; the epoch

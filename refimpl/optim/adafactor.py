@@ -49,7 +49,7 @@ Where the reference meets torch's code rather than its docs:
   parameter comes first (and the other way round). No upstream issue calls this a bug; the reference
   follows it, and the tests check it against torch.
 - The docs' argument list says weight_decay defaults to 1e-2; torch's code (and signature) use 0.0, which
-  the reference follows.
+  the reference follows (spec note ``adafactor-weight-decay-default``).
 - ``step`` is a float (torch: a float32 tensor). A parameter of zero or one dimension keeps ``variance``
   of its own shape; a 0-d parameter is treated as a vector of one element.
 - Complex parameters and sparse gradients are rejected at step with torch's ``RuntimeError`` and message.

@@ -45,9 +45,11 @@ Where the reference meets torch's code rather than its docs (or a decision was t
   problem: on a small-scale problem every pair is skipped and L-BFGS is gradient descent with step ``lr``.
 - "First iteration" means the first iteration ever (``state["n_iter"] == 1``), not the first of each
   ``step``: only then is ``d = -g`` and ``t`` scaled by ``1/||g||_1``.
-- The docs say ``max_eval`` defaults to ``max_iter * 1.25``; the code uses ``max_iter * 5 // 4`` (an int).
+- The docs say ``max_eval`` defaults to ``max_iter * 1.25``; the code uses ``max_iter * 5 // 4`` (an int)
+  (spec note ``lbfgs-max-eval-default``).
 - The docs say parameters must be real; the code optimizes a complex parameter as its real view (gradient
-  flattened through ``view_as_real``, update applied to the real view). The reference does the same.
+  flattened through ``view_as_real``, update applied to the real view). The reference does the same (spec
+  note ``lbfgs-complex-params``).
 - A parameter whose gradient is ``None`` contributes zeros to the flat gradient (torch's
   ``_gather_flat_grad``), and still moves along the direction; a ``SparseGrad`` is densified.
 - The line search's own ``tolerance_change`` (the bracket-width stop) is not passed by ``step``: it is

@@ -49,7 +49,8 @@ Where the reference meets torch's code rather than its docs:
   iteration divides by the Frobenius norm, so ``O_t`` is the same unless the norm falls below eps (or
   ``mu = 1``); the stored ``momentum_buffer`` differs by that factor. The reference follows the code (the
   state must match torch's). The same convention question is open upstream in Keller Jordan's reference
-  implementation, https://github.com/KellerJordan/Muon/issues/52; no torch issue calls the code wrong.
+  implementation, https://github.com/KellerJordan/Muon/issues/52; no torch issue calls the code wrong
+  (spec note ``muon-momentum-form``).
 - The transpose of a tall input is torch's economy (the Gram matrix ``X X^T`` is then the smaller one), not
   part of the algorithm: since ``(X X^T)^j X = X (X^T X)^j``, ``NS(G^T) = NS(G)^T`` in exact arithmetic.
   The reference keeps it so that the float64 rounding follows torch's.

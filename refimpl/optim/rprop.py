@@ -21,7 +21,8 @@ Where the reference meets torch's code rather than its docs:
 
 - torch clamps every step size on every step, including when the sign product is zero; its docs only clamp
   when the size grows or shrinks. The difference shows when ``lr`` lies outside ``step_sizes``: the first
-  step is then already clamped. (Noted in the review of pytorch/pytorch#63866, which added the docs box.)
+  step is then already clamped. (Noted in the review of pytorch/pytorch#63866, which added the docs box;
+  spec note ``rprop-clamp-every-step``.)
 - The step sizes are initialised from the group's ``lr`` when the parameter's state is created (its first
   step with a gradient); later changes of ``lr`` have no effect on that parameter.
 - ``step_sizes`` is not validated by torch; with ``Gamma_min > Gamma_max`` every step size becomes

@@ -3,7 +3,8 @@
 The pattern of ``compact.py``: ``CompactSWALR`` subclasses torch's SWALR and re-implements ``get_lr`` in
 torch's order of operations; the averaging functions and ``update_bn`` are rewritten as plain functions
 that take their ``mistakes``, and ``swa_functions(*mistakes)`` returns them under torch's names (what
-``torch:MODULE`` looks up). torch's own ``AveragedModel`` averages with whatever functions it is given.
+``torch:MODULE`` looks up). ``AveragedModel`` is torch's own, subclassed unchanged: it averages with whatever
+functions it is given.
 """
 
 from __future__ import annotations
@@ -91,7 +92,8 @@ def swa_functions(*mistakes: str) -> dict[str, Any]:
     """torch's swa_utils names: its AveragedModel, the compact SWALR, averaging functions and update_bn."""
     m = frozenset(mistakes)
     return {
-        "AveragedModel": swa_utils.AveragedModel,
+        # torch's own averaging under this module's name: it averages with the mutant's functions
+        "AveragedModel": type("AveragedModel", (swa_utils.AveragedModel,), {"__module__": __name__}),
         "SWALR": type("SWALR", (CompactSWALR,), {"mistakes": m, "__module__": __name__}),
         "get_ema_avg_fn": ema_avg_fn_factory(m),
         "get_ema_multi_avg_fn": ema_multi_avg_fn_factory(m),
