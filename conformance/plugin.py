@@ -8,7 +8,6 @@ as skipped "not supported", turns known deviations into strict xfails, and at th
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from dataclasses import dataclass, field, replace
@@ -18,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from conformance import bench, options, results
+from conformance import bench, completeness, options, results
 from conformance.adapters.base import NotSupported
 from conformance.known_deviations import KnownDeviationError, load, tolerance_override
 from conformance.report_folder import ReportFolderError, claim, release
@@ -107,18 +106,8 @@ class Session:
     capture: Any = None
 
     def stuck(self, seconds: float) -> None:
-        """A check's candidate ignored the time limit for twice its length (a native call that never returns,
-        or a candidate that took SIGALRM for itself): called from the watchdog thread, it writes the report
-        marked interrupted and ends the process, the one way left not to hang for ever."""
-        why = f"a candidate did not return within {seconds:g} s and could not be interrupted"
-        self.status = run_status(self, pytest.ExitCode.INTERRUPTED, why)
-        try:
-            self.report_paths = results.write(self, [], " ".join(sys.argv))
-        finally:
-            if self.capture is not None:  # the check's output is being captured: say it on the terminal
-                self.capture.suspend_global_capture(in_=True)
-            print(f"optim-conformance: {self.status['message']}; report: {self.report_dir}", file=sys.stderr)
-            os._exit(pytest.ExitCode.INTERRUPTED)
+        """The watchdog's call: a check's candidate could not be interrupted (``completeness.end_stuck``)."""
+        completeness.end_stuck(self, seconds)
 
 
 SESSION = pytest.StashKey[Session]()
@@ -438,76 +427,51 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         # the innermost frame but the timer's own handler: where the candidate was when time ran out
         where = [e for e in call.excinfo.traceback if Path(e.path).name != "timeout.py"][-1]
         report.longrepr = f"{call.excinfo.value}\n  still running at {where.path}:{where.lineno + 1}"
-    if report.passed and hasattr(report, "wasxfail"):
-        del report.wasxfail  # pytest would count an "xpassed"
-        item.stash.setdefault(RECORD, {})["deviation_not_reached"] = True
-    recorded = report.when == "call" or (report.when == "setup" and not report.passed)
-    if recorded:
-        session.records.append(_record(session, item, report))
-    return report
-
-
-def _record(session: Session, item: pytest.Item, report: pytest.TestReport) -> dict[str, Any]:
     # An API check's "none" placeholder (no case applies to the candidate) has no Param: its skip reason is
     # the "not supported" one.
     reason = report.longrepr[2].removeprefix("Skipped: ") if isinstance(report.longrepr, tuple) else None
     param = param_of(item) or Param(item.name, "", session.device, "", reason)
-    record = item.stash.setdefault(RECORD, {})
-    outcome = report.outcome
-    if hasattr(report, "wasxfail"):
-        # pytest keeps ``wasxfail`` only on a skipped xfail (a non-strict pass lost it above); a strict
-        # XPASS arrives as a plain failure.
-        outcome = "xfailed"
-    elif report.skipped and param.unsupported:
-        outcome = "unsupported"
-    record.setdefault("case", param.case)
-    meta = session.vectors.describe(param.case) if param.case in session.vectors.case_file else {}
-    # The algorithm the record is about: a scheduler case's scheduler (its optimizer only drives it).
-    subject = "scheduler" if meta.get("kind") == "scheduler" else "optimizer"
-    if subject in meta:
-        record.setdefault(subject, meta[subject])
-    record.update(
-        test=item.name,
-        nodeid=item.nodeid,
-        outcome=outcome,
-        dtype=param.dtype,
-        device=param.device,
-        variant=param.variant,
-        check=getattr(item, "originalname", item.name),
-    )
-    if report.failed and "message" not in record:
-        record["message"] = str(report.longrepr)[:4000]
-    if param.unsupported:
-        record["unsupported"] = param.unsupported
-    return record
-
-
-# pytest's exit statuses for a run that did not go through every selected check, and why.
-STOPPED = {
-    pytest.ExitCode.INTERRUPTED: "interrupted",
-    pytest.ExitCode.INTERNAL_ERROR: "the run crashed",
-}
-
-
-def run_status(session: Session, exitstatus: int, why: str | None = None) -> dict[str, Any]:
-    """Whether the run went through every check it selected: results.json's ``status``, from which every
-    report shows an "interrupted after N of M checks" banner when it did not (``why``: the reason, if not
-    the exit status's)."""
-    done = {r["nodeid"] for r in session.records}
-    ran = sum(1 for nodeid in session.planned if nodeid in done)
-    complete = ran == len(session.planned) and exitstatus not in STOPPED
-    status: dict[str, Any] = {"complete": complete, "checks_run": ran, "checks_planned": len(session.planned)}
-    if not complete:
-        why = why or STOPPED.get(pytest.ExitCode(exitstatus), "stopped early (-x or --maxfail)")
-        status["message"] = f"interrupted after {ran} of {len(session.planned)} checks ({why})"
-    return status
+    if report.when == "call" or (report.when == "setup" and not report.passed):
+        record = item.stash.setdefault(RECORD, {})
+        outcome = report.outcome
+        if hasattr(report, "wasxfail"):
+            # pytest keeps ``wasxfail`` only on a skipped xfail or a *non-strict* pass; a strict XPASS arrives
+            # as a plain failure. A non-strict pass (a property run whose examples missed the deviation) is a
+            # pass, not a fixed bug: pytest is told so too, or it would count an "xpassed".
+            outcome = "xfailed" if report.skipped else "passed"
+            if report.passed:
+                del report.wasxfail
+                record["deviation_not_reached"] = True
+        elif report.skipped and param.unsupported:
+            outcome = "unsupported"
+        record.setdefault("case", param.case)
+        meta = session.vectors.describe(param.case) if param.case in session.vectors.case_file else {}
+        # The algorithm the record is about: a scheduler case's scheduler (its optimizer only drives it).
+        subject = "scheduler" if meta.get("kind") == "scheduler" else "optimizer"
+        if subject in meta:
+            record.setdefault(subject, meta[subject])
+        record.update(
+            test=item.name,
+            nodeid=item.nodeid,
+            outcome=outcome,
+            dtype=param.dtype,
+            device=param.device,
+            variant=param.variant,
+            check=item.originalname,
+        )
+        if report.failed and "message" not in record:
+            record["message"] = str(report.longrepr)[:4000]
+        if param.unsupported:
+            record["unsupported"] = param.unsupported
+        session.records.append(record)
+    return report
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = session.config.stash.get(SESSION, None)
     if state is None or not state.records or session.config.option.collectonly:
         return  # nothing ran: the previous report (if any) stays as it is
-    status = run_status(state, exitstatus)
+    status = completeness.run_status(state, exitstatus)
     if not status["complete"] and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED  # an incomplete run never exits 0
     unmatched = [d for d in state.deviations if not d.matched]
