@@ -14,13 +14,22 @@ from conformance.vectors import DEFAULT_DIR
 
 def _generate(args: argparse.Namespace) -> int:
     from conformance.generate import scheduler_files, vector_files, versions
+    from conformance.report_folder import unwritable
     from conformance.vectors import write_atomically
 
+    # Checked before the minutes of generation, not after them.
+    if problem := unwritable(Path(args.dir).resolve().parent):
+        print(f"optconf vectors generate: --dir {args.dir}: {problem}", file=sys.stderr)
+        return 1
     start = time.perf_counter()
     cases = optimizer_cases()
     schedules = scheduler_cases()
     files = vector_files(cases) + scheduler_files(schedules)
-    size = write_atomically(Path(args.dir), files, versions())
+    try:
+        size = write_atomically(Path(args.dir), files, versions())
+    except OSError as e:
+        print(f"optconf vectors generate: cannot write {args.dir} ({e.strerror or e})", file=sys.stderr)
+        return 1
     elapsed = time.perf_counter() - start
     print(
         f"wrote {len(cases)} optimizer and {len(schedules)} scheduler cases in {len(files)} files to ", end=""

@@ -567,3 +567,24 @@ def test_torchs_sparse_warning_does_not_show_on_a_green_run(tmp_path, capsys):
         torch.set_warn_always(always)
     assert code == pytest.ExitCode.OK, out[-3000:]
     assert "Sparse invariant checks" not in out and "warnings summary" not in out
+
+
+# --- the command line's folders -----------------------------------------------------------------------
+
+
+def test_generate_into_a_folder_that_cannot_be_written_is_one_line_before_generating(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert main(["vectors", "generate", "--dir", str(blocker / "vectors")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--dir {blocker / 'vectors'}: cannot write there" in err
+
+
+def test_report_into_a_folder_that_cannot_be_written_is_one_line(tmp_path, capsys):
+    import report_data
+
+    (tmp_path / "results.json").write_text(json.dumps(report_data.mixed()))
+    (tmp_path / "file").write_text("not a folder")
+    assert main(["report", str(tmp_path / "results.json"), "--out", str(tmp_path / "file" / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "optconf report: cannot write" in err
