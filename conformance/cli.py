@@ -7,13 +7,14 @@ import sys
 import time
 from pathlib import Path
 
-from conformance.catalogue import optimizer_cases, scheduler_cases
+from conformance import __version__
+from conformance.catalogue import optimizer_cases, scheduler_cases, swa_cases
 from conformance.report.command import add_report_command
-from conformance.vectors import DEFAULT_DIR
+from conformance.vectors import DEFAULT_DIR, FORMAT_VERSION
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from conformance.generate import scheduler_files, vector_files, versions
+    from conformance.generate import all_files, versions
     from conformance.report_folder import unwritable
     from conformance.vectors import write_atomically
 
@@ -22,9 +23,8 @@ def _generate(args: argparse.Namespace) -> int:
         print(f"optconf vectors generate: --dir {args.dir}: {problem}", file=sys.stderr)
         return 1
     start = time.perf_counter()
-    cases = optimizer_cases()
-    schedules = scheduler_cases()
-    files = vector_files(cases) + scheduler_files(schedules)
+    cases, schedules, swa = optimizer_cases(), scheduler_cases(), swa_cases()
+    files = all_files(cases, schedules, swa)
     try:
         size = write_atomically(Path(args.dir), files, versions())
     except OSError as e:
@@ -32,7 +32,9 @@ def _generate(args: argparse.Namespace) -> int:
         return 1
     elapsed = time.perf_counter() - start
     print(
-        f"wrote {len(cases)} optimizer and {len(schedules)} scheduler cases in {len(files)} files to ", end=""
+        f"wrote {len(cases)} optimizer, {len(schedules)} scheduler and {len(swa)} swa_utils cases in "
+        f"{len(files)} files to ",
+        end="",
     )
     print(f"{args.dir}: ", end="")
     print(f"{size / 1e6:.2f} MB in {elapsed:.1f} s")
@@ -72,6 +74,11 @@ def _list(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="optconf", description=__doc__)
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"optconf {__version__} (optim-conformance; reads vectors format {FORMAT_VERSION})",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     vectors = commands.add_parser("vectors", help="golden vectors: generate, verify, list")
     actions = vectors.add_subparsers(dest="action", required=True)

@@ -13,16 +13,29 @@ One TOML file per implementation, ``conformance/known_deviations/<impl>.toml`` (
     variant = "fused"               # specifier such as ">=2.11,<2.14")
     torch = ">=2.11"
 
+    [[deviation]]                   # or by class, option and dtype instead of (or as well as) test ids:
+    class = "Adam"                  # the class the test is about (a list for several)
+    option = "amsgrad"              # a check that sets this option away from its default (or a list)
+    dtype = "float32"
+    reason = "..."
+    upstream = "..."
+
     Any other key, a value of the wrong type, a dtype or device type that does not exist, or a version
     specifier that does not parse is an error naming the entry (``conformance.schemas``).
 
-    [[tolerance]]                   # per-implementation tolerance overrides, by test pattern
-    test = "test_trajectory[lbfgs/*-float32-*]"
-    float32 = 1e-4
+    [[tolerance]]                   # per-implementation tolerance overrides, for every check kind (vector
+    test = "test_trajectory[lbfgs/*-float32-*]"   # cases, API checks, property tests), selected as
+    float32 = 1e-4                  # deviations are (test, class, option, device, variant, torch)
     reason = "why this implementation needs more room, and why it is still tight enough"
 
 A matching test becomes a *strict* xfail: if it starts passing, the run fails, so a fixed bug is noticed
-and its entry removed. Entries that match no test are listed at the end of the run.
+and its entry removed. Entries that match no test are listed at the end of the run. ``option`` matches the
+checks known to set it when they are collected (vector cases and API checks); a property test draws its
+options, so it is matched by test id or class only.
+
+A candidate's class that *is* torch's own class (``torch:MODULE`` re-exporting it) carries ``torch.toml``'s
+entries automatically (``conformance.plugin``), and only that class: the candidate's own classes of the same
+names are never judged by torch's deviations.
 """
 
 from __future__ import annotations
@@ -45,28 +58,67 @@ else:  # Python 3.10
 
 DIRECTORY = Path(__file__).parent / "known_deviations"
 CONDITIONS = ("device", "dtype", "variant")
+# The keys of an entry that say which tests it is for (the rest of a [[tolerance]] entry are its values).
+SELECTORS = ("test", "class", "option", *CONDITIONS, "torch")
+
+
+@dataclass(frozen=True)
+class Item:
+    """What an entry is matched against: a test's id, its device/dtype/variant, the classes it is about and
+    the options it sets away from their defaults (where known when collected), and the candidate's torch."""
+
+    test_id: str
+    fields: dict[str, str] = field(default_factory=dict)
+    classes: frozenset[str] = frozenset()
+    options: frozenset[str] = frozenset()
+    torch_version: str | None = None
 
 
 @dataclass
-class Deviation:
-    test: str | list[str]
-    reason: str
-    upstream: str
+class Selector:
+    """Which tests an entry is for: every given part must hold (test patterns, classes and options: any of
+    each list)."""
+
+    test: str | list[str] = ""
     conditions: dict[str, str] = field(default_factory=dict)
     torch: str | None = None
-    matched: int = 0
+    classes: tuple[str, ...] = ()
+    options: tuple[str, ...] = ()
 
-    def matches(self, test_id: str, params: dict[str, str], torch_version: str | None) -> bool:
+    def selects(self, item: Item) -> bool:
         patterns = [self.test] if isinstance(self.test, str) else self.test
-        if not any(pattern_matches(pattern, test_id) for pattern in patterns):
+        patterns = [p for p in patterns if p]
+        if patterns and not any(pattern_matches(pattern, item.test_id) for pattern in patterns):
+            return False
+        if self.classes and not set(self.classes) & item.classes:
+            return False
+        if self.options and not set(self.options) & item.options:
             return False
         for key, wanted in self.conditions.items():
-            value = params.get(key, "")
+            value = item.fields.get(key, "")
             if (value.split(":")[0] if key == "device" else value) != wanted:
                 return False
         return self.torch is None or (
-            torch_version is not None and version_matches(torch_version, self.torch)
+            item.torch_version is not None and version_matches(item.torch_version, self.torch)
         )
+
+
+@dataclass
+class Deviation(Selector):
+    reason: str = ""
+    upstream: str = ""
+    matched: int = 0
+
+    def matches(self, item: Item) -> bool:
+        return self.selects(item)
+
+
+@dataclass
+class Tolerance(Selector):
+    """A ``[[tolerance]]`` entry: per-dtype (or ``"<dtype>:<check>"``) tolerances for the tests it selects."""
+
+    values: dict[str, float] = field(default_factory=dict)
+    reason: str = ""
 
 
 def pattern_matches(pattern: str, test_id: str) -> bool:
@@ -86,7 +138,21 @@ class KnownDeviationError(Exception):
     """A malformed known-deviations file (one line naming the file and entry)."""
 
 
-def load(impl: str, path: Path | None = None) -> tuple[list[Deviation], list[dict[str, Any]], Path | None]:
+def _listed(value: Any) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value or ())
+
+
+def _selector(entry: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "test": entry.get("test", ""),
+        "conditions": {k: entry[k] for k in CONDITIONS if k in entry},
+        "torch": entry.get("torch"),
+        "classes": _listed(entry.get("class")),
+        "options": _listed(entry.get("option")),
+    }
+
+
+def load(impl: str, path: Path | None = None) -> tuple[list[Deviation], list[Tolerance], Path | None]:
     """The deviations and the ``[[tolerance]]`` overrides of ``impl`` (from ``path`` if given, else the
     project's file for ``impl``); no project file means none, a missing explicit file is an error."""
     if path is not None:
@@ -105,23 +171,20 @@ def load(impl: str, path: Path | None = None) -> tuple[list[Deviation], list[dic
     if bad := deviations_problem(data):
         raise KnownDeviationError(f"{path}: {bad}")
     deviations = [
-        Deviation(
-            entry["test"],
-            entry["reason"],
-            entry["upstream"],
-            {k: entry[k] for k in CONDITIONS if k in entry},
-            entry.get("torch"),
-        )
+        Deviation(**_selector(entry), reason=entry["reason"], upstream=entry["upstream"])
         for entry in data.get("deviation", [])
     ]
-    tolerances = data.get("tolerance", [])
+    tolerances = [
+        Tolerance(
+            **_selector(entry),
+            values={k: float(v) for k, v in entry.items() if k not in (*SELECTORS, "reason")},
+            reason=entry["reason"],
+        )
+        for entry in data.get("tolerance", [])
+    ]
     return deviations, tolerances, path
 
 
-def tolerance_override(tolerances: list[dict[str, Any]], test_id: str) -> dict[str, float]:
-    """The per-dtype overrides of the first ``[[tolerance]]`` entry matching ``test_id``."""
-    for entry in tolerances:
-        patterns = [entry["test"]] if isinstance(entry["test"], str) else entry["test"]
-        if any(pattern_matches(pattern, test_id) for pattern in patterns):
-            return {k: float(v) for k, v in entry.items() if k not in ("test", "reason")}
-    return {}
+def tolerance_override(tolerances: list[Tolerance], item: Item) -> dict[str, float]:
+    """The per-dtype overrides of the first ``[[tolerance]]`` entry selecting ``item``."""
+    return next((dict(t.values) for t in tolerances if t.selects(item)), {})

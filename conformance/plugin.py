@@ -8,21 +8,28 @@ as skipped "not supported", turns known deviations into strict xfails, and at th
 
 from __future__ import annotations
 
+import os
+import shlex
 import sys
 import time
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from conformance import bench, completeness, options, results
+from conformance import bench, results
 from conformance.adapters.base import NotSupported
-from conformance.known_deviations import KnownDeviationError, load, tolerance_override
+from conformance.declarations import case_options, declaration, lacking
+from conformance.known_deviations import Item, KnownDeviationError, load, tolerance_override
+from conformance.options import DEFAULT_CHECK_TIMEOUT, checks, option
 from conformance.report_folder import ReportFolderError, claim, release
-from conformance.runner import CandidateError, LoadedCase, run_single_steps, run_trajectory
+from conformance.runner import CandidateError, LoadedCase, SuiteError, run_single_steps, run_trajectory
 from conformance.schedules import LoadedSchedule, run_schedule, scheduler_classes
+from conformance.spec_notes import followed_documentation
+from conformance.swa import KIND_CHECKS, SWA_CHECKS, LoadedSwa
 from conformance.timeout import CheckTimeout, deadline
 from conformance.vectors import DEFAULT_DIR, TORCH_VERSION, VectorError, Vectors
 
@@ -31,6 +38,7 @@ CHECKS = {
     "test_trajectory": run_trajectory,
     "test_single_step": run_single_steps,
     "test_schedule": run_schedule,
+    **{name: check for name, (check, _) in SWA_CHECKS.items()},
 }
 # Checks of scheduler cases: lrs are Python floats whatever the params' dtype, so they run once per case and
 # device (``test_schedule[steplr/step_size3-gamma0.5-cpu]``), not per dtype and variant.
@@ -41,35 +49,6 @@ SCHEDULE_CHECKS = frozenset({"test_schedule"})
 # gradient (torch's own optimizers build sparse tensors from it too, e.g. torch/optim/adagrad.py) warns
 # that sparse invariant checks are "implicitly disabled", once per run, on every green run.
 FILTERED_WARNINGS = ("ignore:Sparse invariant checks are implicitly disabled:UserWarning",)
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("optim-conformance")
-    group.addoption("--impl", default="torch", help="candidate: torch, refimpl, torch:MODULE, MODULE:ATTR")
-    group.addoption("--device", default="cpu", help="cpu (default), cuda, cuda:N")
-    group.addoption(
-        "--dtype",
-        action="append",
-        default=None,
-        help="float64, float32 (default both); bfloat16, float16 on request",
-    )
-    group.addoption(
-        "--variant", action="append", default=None, help="forloop, foreach, fused (default: all supported)"
-    )
-    group.addoption("--vectors", default=str(DEFAULT_DIR), help="vectors directory")
-    group.addoption("--report-dir", default="reports/latest", help="where results.json and the reports go")
-    group.addoption(
-        "--check-timeout",
-        default=str(options.DEFAULT_CHECK_TIMEOUT),
-        help="seconds a check (a property example) may keep the candidate busy before it fails as hung "
-        "(default: %(default)s; 0: no limit)",
-    )
-    bench.add_options(group)
-    group.addoption(
-        "--known-deviations",
-        default=None,
-        help="TOML file of known deviations (default: conformance/known_deviations/<impl>.toml if present)",
-    )
 
 
 @dataclass
@@ -83,11 +62,13 @@ class Session:
     dtypes: list[str]
     variants: list[str] | None
     deviations: list[Any]
-    tolerances: list[dict[str, Any]]
+    tolerances: list[Any]
     deviations_file: Path | None
     report_dir: Path
-    check_timeout: float = options.DEFAULT_CHECK_TIMEOUT
+    check_timeout: float = DEFAULT_CHECK_TIMEOUT
     skip_reason: str | None = None
+    # The command line as the user typed it (``command_line``), for the report.
+    command: str = ""
     # The lock on report_dir, held from configure to unconfigure (no two runs write one folder).
     lock: Any = None
     # The node ids of the checks selected to run: a report covering fewer says it was interrupted.
@@ -99,6 +80,10 @@ class Session:
     # --bench: what to time (None without it), and the timings once taken (results.json's "bench").
     bench_config: Any = None
     bench: dict[str, Any] | None = None
+    # torch's own known deviations, for the candidate's classes that are torch's own (``torch:MODULE``
+    # re-exporting them): matched only on tests about such classes.
+    torch_deviations: list[Any] = field(default_factory=list)
+    torch_version: str | None = None
     # At the end: whether every selected check ran (results.json's "status"), and the files written.
     status: dict[str, Any] | None = None
     report_paths: list[Path] = field(default_factory=list)
@@ -106,45 +91,61 @@ class Session:
     capture: Any = None
 
     def stuck(self, seconds: float) -> None:
-        """The watchdog's call: a check's candidate could not be interrupted (``completeness.end_stuck``)."""
-        completeness.end_stuck(self, seconds)
+        """A check's candidate ignored the time limit for twice its length (a native call that never returns,
+        or a candidate that took SIGALRM for itself): called from the watchdog thread, it writes the report
+        marked interrupted and ends the process, the one way left not to hang for ever."""
+        why = f"a candidate did not return within {seconds:g} s and could not be interrupted"
+        self.status = run_status(self, pytest.ExitCode.INTERRUPTED, why)
+        try:
+            self.report_paths = results.write(self, [], self.command)
+        finally:
+            if self.capture is not None:  # the check's output is being captured: say it on the terminal
+                self.capture.suspend_global_capture(in_=True)
+            print(f"optim-conformance: {self.status['message']}; report: {self.report_dir}", file=sys.stderr)
+            os._exit(pytest.ExitCode.INTERRUPTED)
 
 
 SESSION = pytest.StashKey[Session]()
 RECORD = pytest.StashKey[dict[str, Any]]()
+RECORDED = pytest.StashKey[bool]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """Every option, file and the candidate are checked here, before anything runs: a problem is pytest's
     usage error (exit status 4) with one line naming it. The report folder is claimed last."""
-    impl = config.getoption("--impl")
+    _register_hypothesis_profiles()
+    impl = option(config, "--impl", "torch")
     try:
-        adapter, capabilities = options.load_candidate(impl)
-        device = options.device(config.getoption("--device"), capabilities)
-        variants = options.variants(config.getoption("--variant"), impl, capabilities)
+        adapter, capabilities = checks.load_candidate(impl)
+        device = checks.device(option(config, "--device", "cpu"), capabilities)
+        variants = checks.variants(option(config, "--variant"), impl, capabilities)
         session = Session(
             impl=impl,
             adapter=adapter,
-            vectors=Vectors(config.getoption("--vectors")),
+            vectors=Vectors(option(config, "--vectors", DEFAULT_DIR)),
             device=device,
-            dtypes=options.dtypes(config.getoption("--dtype"), DEFAULT_DTYPES),
+            dtypes=checks.dtypes(option(config, "--dtype"), DEFAULT_DTYPES),
             variants=variants,
             deviations=[],
             tolerances=[],
             deviations_file=None,
-            report_dir=Path(config.getoption("--report-dir")),
-            check_timeout=options.check_timeout(config.getoption("--check-timeout")),
+            report_dir=Path(option(config, "--report-dir", "reports/latest")),
+            check_timeout=checks.check_timeout(option(config, "--check-timeout", str(DEFAULT_CHECK_TIMEOUT))),
+            torch_version=_torch_version(),
+            command=command_line(config),
         )
         session.vectors.check_hashes()
         session.vectors.validate()
         session.deviations, session.tolerances, session.deviations_file = load(
-            impl, config.getoption("--known-deviations")
+            impl, option(config, "--known-deviations")
         )
-        session.bench_config = bench.config_from(config.getoption, device, session.variants)
+        if impl != "torch" and callable(getattr(adapter, "torch_own", None)):
+            session.torch_deviations = load("torch")[0]
+        session.bench_config = bench.config_from(partial(option, config), device, session.variants)
         if not config.option.collectonly:
             session.lock = claim(session.report_dir)
     except (
-        options.OptionError,
+        checks.OptionError,
         VectorError,
         KnownDeviationError,
         NotSupported,
@@ -173,6 +174,26 @@ def pytest_configure(config: pytest.Config) -> None:
             session.skip_reason = "--device cuda: torch is not installed"
     session.capture = config.pluginmanager.get_plugin("capturemanager")
     config.stash[SESSION] = session
+
+
+def _register_hypothesis_profiles() -> None:
+    """The property layer's profiles (``--hypothesis-profile ci|dev|thorough``), registered only when the
+    suite runs: a user's own profiles of those names stay theirs in their own sessions."""
+    try:
+        from conformance.profiles import register
+    except ImportError:  # without Hypothesis the property tests skip as not supported
+        return
+    register()
+
+
+def _torch_version() -> str | None:
+    import importlib.util
+
+    if not importlib.util.find_spec("torch"):
+        return None
+    import torch
+
+    return str(torch.__version__)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -211,7 +232,7 @@ def _params_for(session: Session) -> list[Param]:
     out = []
     for case_id in session.vectors.case_ids():
         meta = session.vectors.describe(case_id)
-        if meta.get("kind") == "scheduler":
+        if meta.get("kind", "optimizer") != "optimizer":
             continue
         name = meta["optimizer"]
         variants_of = getattr(session.adapter, "variants_of", None)
@@ -244,6 +265,31 @@ def _schedule_params(session: Session) -> list[Param]:
     return out
 
 
+def _swa_params(session: Session, check: str) -> list[Param]:
+    """One parametrization per swa_utils case of ``check``'s kind and dtype (no variant: torch's swa_utils
+    have no implementation switch); "not supported" unless the candidate declares every function the case
+    calls in ``Capabilities.swa`` and computes in the dtype."""
+    capabilities = session.adapter.capabilities()
+    out = []
+    for case_id in session.vectors.case_ids():
+        meta = session.vectors.describe(case_id)
+        if KIND_CHECKS.get(meta.get("kind", "")) != check:
+            continue
+        missing = sorted(set(meta["functions"]) - capabilities.swa)
+        for dtype in session.dtypes:
+            reason = session.skip_reason or (
+                f"not supported: {session.impl} has no {', '.join(missing)}"
+                if missing
+                else (
+                    f"not supported: {session.impl} does not compute in {dtype}"
+                    if dtype not in capabilities.dtypes
+                    else None
+                )
+            )
+            out.append(Param(case_id, dtype, session.device, "", reason))
+    return out
+
+
 def _unsupported(
     session: Session, capabilities: Any, meta: dict[str, Any], dtype: str, variant: str, offered: list[str]
 ) -> str | None:
@@ -252,6 +298,8 @@ def _unsupported(
         return session.skip_reason
     if name not in capabilities.optimizers:
         return f"not supported: {session.impl} has no {name}"
+    if reason := lacking(session.impl, name, declaration(session.adapter, name), case_options(meta)):
+        return reason
     if dtype not in capabilities.dtypes:
         return f"not supported: {session.impl} does not compute in {dtype}"
     if variant not in offered:
@@ -276,8 +324,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     stateless = metafunc.function.__name__ == "test_single_step" and (
         "state_dict" not in session.adapter.capabilities().features
     )
-    schedules = metafunc.function.__name__ in SCHEDULE_CHECKS
-    for p in _schedule_params(session) if schedules else _params_for(session):
+    name = metafunc.function.__name__
+    if name in SWA_CHECKS:
+        found = _swa_params(session, name)
+    else:
+        found = _schedule_params(session) if name in SCHEDULE_CHECKS else _params_for(session)
+    for p in found:
         if stateless and not p.unsupported:
             p = replace(p, unsupported=f"not supported: {session.impl} cannot load optimizer state")
         marks = [pytest.mark.skip(reason=p.unsupported)] if p.unsupported else []
@@ -294,6 +346,29 @@ def param_of(item: pytest.Item) -> Param | None:
     params = getattr(getattr(item, "callspec", None), "params", {})
     found = (params.get(name) for name in PARAM_FIXTURES)
     return next((p for p in found if isinstance(p, Param)), None)  # not NOTSET (an empty parametrization)
+
+
+def item_of(session: Session, name: str, param: Param) -> Item:
+    """What known deviations and tolerance overrides are matched against for test ``name``: its id, fields,
+    the classes it is about and the options it sets (vector cases and API checks)."""
+    fields = {"device": param.device, "dtype": param.dtype, "variant": param.variant}
+    meta = session.vectors.describe(param.case) if param.case in session.vectors.case_file else None
+    if meta is None:  # an API check (its optimizer) or a property test (its class)
+        classes = {getattr(param, "optimizer", "") or param.case}
+        options: set[str] = set(getattr(param, "options", ()))
+    elif meta.get("kind") == "scheduler":
+        classes, options = scheduler_classes(meta), set()
+    elif results.subject_key(meta) == "swa":  # an AveragedModel or update_bn case
+        classes, options = {meta["swa"]}, set()
+    else:
+        classes, options = {meta["optimizer"]}, case_options(meta)
+    return Item(name, fields, frozenset(classes), frozenset(options), session.torch_version)
+
+
+def _torch_own(session: Session, item: Item) -> bool:
+    """Whether every class the test is about is torch's own class (identity) in the candidate."""
+    own = getattr(session.adapter, "torch_own", None)
+    return bool(item.classes) and own is not None and all(own(c) for c in item.classes)
 
 
 def is_check(item: pytest.Item) -> bool:
@@ -324,20 +399,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     session = config.stash.get(SESSION, None)
     if session is None:
         return
-    import importlib.util
-
-    torch_version = None
-    if importlib.util.find_spec("torch"):
-        import torch
-
-        torch_version = torch.__version__
     for item in items:
         param = param_of(item)
         if param is None or param.unsupported:
             continue
-        fields = {"device": param.device, "dtype": param.dtype, "variant": param.variant}
-        for deviation in session.deviations:
-            if deviation.matches(item.name, fields, torch_version):
+        info = item_of(session, item.name, param)
+        borrowed = session.torch_deviations if session.torch_deviations and _torch_own(session, info) else []
+        for deviation in [*session.deviations, *borrowed]:
+            if deviation.matches(info):
                 deviation.matched += 1
                 # Strict (a fixed deviation fails the run until its entry goes), except for the property
                 # layer, whose examples may or may not reach a deviation in a given run.
@@ -349,6 +418,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                     "deviation": {"reason": deviation.reason, "upstream": deviation.upstream}
                 }
                 break
+
+
+def tolerance_of(session: Session, name: str, param: Param) -> dict[str, float]:
+    """The ``[[tolerance]]`` override for test ``name`` (every check kind reads it through here)."""
+    return tolerance_override(session.tolerances, item_of(session, name, param))
 
 
 @pytest.fixture
@@ -365,13 +439,13 @@ def conformance_check(request: pytest.FixtureRequest, conformance_param: Param) 
     check = request.function.__name__
 
     def run() -> None:
-        schedule = check in SCHEDULE_CHECKS
+        swa, schedule = check in SWA_CHECKS, check in SCHEDULE_CHECKS
+        loader = LoadedSwa if swa else LoadedSchedule if schedule else LoadedCase
         try:
-            case = (LoadedSchedule if schedule else LoadedCase).load(session.vectors, conformance_param.case)
+            case = loader.load(session.vectors, conformance_param.case)
         except VectorError as e:
-            record["error"] = f"the vectors are at fault, not the candidate: {e}"
-            pytest.fail(record["error"], pytrace=False)
-        if override := tolerance_override(session.tolerances, node.name):
+            raise SuiteError(f"the vectors are broken, not the candidate: {e}") from None
+        if override := tolerance_of(session, node.name, conformance_param):
             case.meta["tolerance"] = {**case.meta.get("tolerance", {}), **override}
         p = conformance_param
         record.update(
@@ -380,11 +454,12 @@ def conformance_check(request: pytest.FixtureRequest, conformance_param: Param) 
             dtype=p.dtype,
             device=p.device,
             variant=p.variant,
-            **({"scheduler": case.meta["scheduler"]} if schedule else {"optimizer": case.meta["optimizer"]}),
+            **{results.subject_key(case.meta): case.meta[results.subject_key(case.meta)]},
             file=session.vectors.case_file[p.case],
         )
         try:
-            result = CHECKS[check](session.adapter, case, p.dtype, p.device, p.variant)
+            where = (p.dtype, p.device, p.variant)
+            result = CHECKS[check](session.adapter, case, *where)
         except NotSupported as e:
             record["unsupported"] = str(e)
             result = None
@@ -393,10 +468,12 @@ def conformance_check(request: pytest.FixtureRequest, conformance_param: Param) 
             result = None
         # Outside the except blocks, so the report shows the message, not a chain of tracebacks.
         if "unsupported" in record:
-            pytest.skip(f"not supported: {record['unsupported']}")
+            pytest.skip(not_supported(record["unsupported"]))
         if result is None:
             record["message"] = results.failure_message(session, case, p, check, error=record["error"])
             pytest.fail(record["message"], pytrace=False)
+        if result.notes:
+            record["notes"] = result.notes
         record.update(
             metrics=result.divergence.to_dict(),
             seconds=result.seconds,
@@ -405,6 +482,11 @@ def conformance_check(request: pytest.FixtureRequest, conformance_param: Param) 
             # The median step time: how fast the candidate ran, without a list per record in results.json.
             step_median_s=float(np.median(result.step_seconds)) if result.step_seconds else None,
         )
+        if not result.passed and (
+            note := followed_documentation(session.adapter, CHECKS[check], case, *where)
+        ):
+            record["spec_note"] = note.id
+            result.details.insert(0, note.message())
         if not result.passed:
             # Kept in the record also when the failure is a known deviation (an xfail), for the report.
             record["message"] = results.failure_message(session, case, p, check, result=result)
@@ -414,6 +496,49 @@ def conformance_check(request: pytest.FixtureRequest, conformance_param: Param) 
     return run
 
 
+def not_supported(reason: str) -> str:
+    """A skip reason that reads "not supported: ..." once."""
+    return reason if reason.startswith("not supported") else f"not supported: {reason}"
+
+
+PACKAGE = Path(__file__).parent.resolve()
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    reason = str(longrepr[2]) if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr or "")
+    return reason.removeprefix("Skipped: ")
+
+
+def _outcome(report: pytest.TestReport, call: pytest.CallInfo[None], param: Param) -> str:
+    """The one outcome of a test, as results.json, summary.md, index.html and pytest's own line count it.
+
+    - a known deviation: "xfailed"; a non-strict xfail that passes (a property run whose examples missed
+      the deviation) is "passed", not a fixed bug (pytest keeps ``wasxfail`` only on a skipped xfail or a
+      non-strict pass; a strict XPASS arrives as a plain failure, and stays one);
+    - a skip whose reason is "not supported: ..." (declared up front or raised by the candidate at run
+      time, ``NotSupported``): "unsupported"; other skips (no CUDA...): "skipped";
+    - a failure raised by anything but the check's own verdict (``pytest.fail``): the suite's "error" (a
+      broken vector, Hypothesis finding no example, a bug of the suite), never the candidate's "failed".
+    """
+    if hasattr(report, "wasxfail"):
+        return "xfailed" if report.skipped else "passed"
+    if report.skipped:
+        return "unsupported" if _skip_reason(report).startswith("not supported") else "skipped"
+    if report.failed and call.excinfo is not None and not call.excinfo.errisinstance(pytest.fail.Exception):
+        return "error"
+    return report.outcome
+
+
+def _param_for(session: Session, item: pytest.Item) -> Param | None:
+    """The item's ``Param``; for a test of this package without one (an API check with no case for the
+    candidate), a stand-in, so that every test of a run is counted in every total."""
+    param = param_of(item)
+    if param is None and Path(str(item.path)).resolve().is_relative_to(PACKAGE):
+        return Param(item.name, "", session.device, "")
+    return param
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     """One record per check, with the outcome pytest counts, so pytest's counts, the summary line and the
@@ -421,35 +546,28 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     run whose examples did not reach the deviation) is reported to pytest as the pass it is."""
     report = yield
     session = item.config.stash.get(SESSION, None)
-    if session is None or not is_check(item):
+    param = _param_for(session, item) if session is not None else None
+    if session is None or param is None:
         return report
     if call.excinfo is not None and isinstance(call.excinfo.value, CheckTimeout):
         # the innermost frame but the timer's own handler: where the candidate was when time ran out
         where = [e for e in call.excinfo.traceback if Path(e.path).name != "timeout.py"][-1]
         report.longrepr = f"{call.excinfo.value}\n  still running at {where.path}:{where.lineno + 1}"
-    # An API check's "none" placeholder (no case applies to the candidate) has no Param: its skip reason is
-    # the "not supported" one.
-    reason = report.longrepr[2].removeprefix("Skipped: ") if isinstance(report.longrepr, tuple) else None
-    param = param_of(item) or Param(item.name, "", session.device, "", reason)
-    if report.when == "call" or (report.when == "setup" and not report.passed):
+    if report.when == "call" or (report.when != "call" and report.outcome != "passed"):
         record = item.stash.setdefault(RECORD, {})
-        outcome = report.outcome
-        if hasattr(report, "wasxfail"):
-            # pytest keeps ``wasxfail`` only on a skipped xfail or a *non-strict* pass; a strict XPASS arrives
-            # as a plain failure. A non-strict pass (a property run whose examples missed the deviation) is a
-            # pass, not a fixed bug: pytest is told so too, or it would count an "xpassed".
-            outcome = "xfailed" if report.skipped else "passed"
-            if report.passed:
-                del report.wasxfail
-                record["deviation_not_reached"] = True
-        elif report.skipped and param.unsupported:
-            outcome = "unsupported"
+        outcome = _outcome(report, call, param)
+        if report.passed and hasattr(report, "wasxfail"):
+            record["deviation_not_reached"] = True
+        report.conformance_outcome = outcome  # type: ignore[attr-defined]  (pytest_report_teststatus)
         record.setdefault("case", param.case)
         meta = session.vectors.describe(param.case) if param.case in session.vectors.case_file else {}
-        # The algorithm the record is about: a scheduler case's scheduler (its optimizer only drives it).
-        subject = "scheduler" if meta.get("kind") == "scheduler" else "optimizer"
+        # The algorithm the record is about: a scheduler case's scheduler (its optimizer only drives it), an
+        # swa_utils case's function, an API check's optimizer, a property test's class.
+        subject = results.subject_key(meta)
         if subject in meta:
             record.setdefault(subject, meta[subject])
+        if getattr(param, "optimizer", ""):
+            record.setdefault("optimizer", param.optimizer)
         record.update(
             test=item.name,
             nodeid=item.nodeid,
@@ -461,17 +579,57 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         )
         if report.failed and "message" not in record:
             record["message"] = str(report.longrepr)[:4000]
-        if param.unsupported:
-            record["unsupported"] = param.unsupported
-        session.records.append(record)
+        if report.skipped:
+            record["unsupported" if outcome == "unsupported" else "skip_reason"] = _skip_reason(report)
+        if item.stash.get(RECORDED, False):  # teardown after a failed call: one record per test
+            session.records[-1] = record
+        else:
+            session.records.append(record)
+            item.stash[RECORDED] = True
     return report
+
+
+# The words pytest's own summary line uses for each outcome, so that it and the reports agree.
+PYTEST_WORDS = {
+    "passed": ("passed", ".", "PASSED"),
+    "unsupported": ("not supported", "s", "NOT SUPPORTED"),
+    "error": ("error", "E", "ERROR"),
+}
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
+    """pytest's line counts what the reports count: "not supported", suite errors, and a non-strict xfail
+    that passed as a pass."""
+    outcome = getattr(report, "conformance_outcome", None)
+    return PYTEST_WORDS.get(outcome) if outcome else None
+
+
+# pytest's exit statuses for a run that did not go through every selected check, and why.
+STOPPED = {
+    pytest.ExitCode.INTERRUPTED: "interrupted",
+    pytest.ExitCode.INTERNAL_ERROR: "the run crashed",
+}
+
+
+def run_status(session: Session, exitstatus: int, why: str | None = None) -> dict[str, Any]:
+    """Whether the run went through every check it selected: results.json's ``status``, from which every
+    report shows an "interrupted after N of M checks" banner when it did not (``why``: the reason, if not
+    the exit status's)."""
+    done = {r["nodeid"] for r in session.records}
+    ran = sum(1 for nodeid in session.planned if nodeid in done)
+    complete = ran == len(session.planned) and exitstatus not in STOPPED
+    status: dict[str, Any] = {"complete": complete, "checks_run": ran, "checks_planned": len(session.planned)}
+    if not complete:
+        why = why or STOPPED.get(pytest.ExitCode(exitstatus), "stopped early (-x or --maxfail)")
+        status["message"] = f"interrupted after {ran} of {len(session.planned)} checks ({why})"
+    return status
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = session.config.stash.get(SESSION, None)
     if state is None or not state.records or session.config.option.collectonly:
         return  # nothing ran: the previous report (if any) stays as it is
-    status = completeness.run_status(state, exitstatus)
+    status = run_status(state, exitstatus)
     if not status["complete"] and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED  # an incomplete run never exits 0
     unmatched = [d for d in state.deviations if not d.matched]
@@ -481,8 +639,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         progress = reporter.write_line if reporter else (lambda _: None)
         state.bench = bench.run_bench(state.adapter, names, state.bench_config, progress)
     state.status = status
-    paths = results.write(state, unmatched, " ".join(sys.argv))
+    paths = results.write(state, unmatched, state.command)
     state.report_paths = paths
+
+
+def command_line(config: pytest.Config) -> str:
+    """The command as the user typed it (``pytest --pyargs conformance --impl=torch``), not the path of the
+    script that ran: reports travel between machines."""
+    program = "python -m pytest" if Path(sys.argv[0]).name == "__main__.py" else "pytest"
+    return shlex.join([*program.split(), *config.invocation_params.args])
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

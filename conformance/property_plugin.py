@@ -20,11 +20,11 @@ from typing import Any
 
 import pytest
 
-from conformance import properties, schedule_properties
+from conformance import properties, schedule_properties, swa_properties
 from conformance.adapters.base import NotSupported
-from conformance.known_deviations import tolerance_override
-from conformance.plugin import RECORD, SESSION, Param, Session, _unsupported
-from conformance.runner import CandidateError
+from conformance.declarations import declaration
+from conformance.plugin import RECORD, SESSION, Param, Session, _unsupported, tolerance_of
+from conformance.runner import CandidateError, SuiteError
 from conformance.timeout import CheckTimeout, deadline
 from refimpl.lr_scheduler import MODULES as SCHEDULER_MODULES
 from refimpl.optim import MODULES as OPTIMIZERS
@@ -32,19 +32,25 @@ from refimpl.optim import MODULES as OPTIMIZERS
 try:
     from hypothesis import example as explicit
     from hypothesis import given, reject, seed, settings
+    from hypothesis.errors import FailedHealthCheck, Unsatisfiable
 
     from conformance import profiles
     from conformance.strategies.edges import edge_examples
     from conformance.strategies.optimizers import SPARSE_ONLY, optimizer_examples
     from conformance.strategies.schedulers import COMPOSITES, NESTABLE, scheduler_examples
+    from conformance.strategies.swa import swa_examples
 except ImportError:  # pragma: no cover - the harness without Hypothesis: the property layer is skipped
     given, SPARSE_ONLY, COMPOSITES, NESTABLE = None, frozenset(), (), ()
 
-SCHEDULERS = [name for name in SCHEDULER_MODULES if name != "LRScheduler"]
+SCHEDULERS = [*(name for name in SCHEDULER_MODULES if name != "LRScheduler"), "SWALR"]
 # A scheduler example costs a few hundred microseconds (Python floats only), an optimizer example a few
 # milliseconds: scheduler tests draw this many times the profile's examples for the same time.
 SCHEDULER_EXAMPLES_FACTOR = 10
 NO_HYPOTHESIS = "not supported: the property layer needs hypothesis (pip install hypothesis)"
+# The rejection reason of an example the reference refuses to construct: the property layer judges
+# arithmetic on valid arguments only; refusing invalid ones is test_invalid_argument's row.
+VALIDATION = "refused by the reference's argument validation (test_invalid_argument checks refusals)"
+UNSUPPORTED = "not supported by the candidate: "
 
 
 class PropertyFailure(AssertionError):
@@ -105,13 +111,30 @@ def scheduler_params(session: Session) -> list[Param]:
     return out
 
 
+def swa_params(session: Session) -> list[Param]:
+    """AveragedModel and update_bn, per dtype (no variant), with why they cannot run where they cannot."""
+    capabilities = session.adapter.capabilities()
+    out = []
+    for name in swa_properties.SWA_SUBJECTS:
+        for dtype in session.dtypes:
+            reason = session.skip_reason
+            if reason is None and name not in capabilities.swa:
+                reason = f"not supported: {session.impl} has no {name}"
+            if reason is None and dtype not in capabilities.dtypes:
+                reason = f"not supported: {session.impl} does not compute in {dtype}"
+            out.append(Param(name, dtype, session.device, "", _or_no_hypothesis(reason)))
+    return out
+
+
+PARAMS = {"test_scheduler_property": scheduler_params, "test_swa_property": swa_params}
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "property_param" not in metafunc.fixturenames:
         return
     session = metafunc.config.stash[SESSION]
-    schedulers = metafunc.function.__name__ == "test_scheduler_property"
     params = []
-    for p in scheduler_params(session) if schedulers else optimizer_params(session):
+    for p in PARAMS.get(metafunc.function.__name__, optimizer_params)(session):
         marks = [pytest.mark.skip(reason=p.unsupported)] if p.unsupported else []
         params.append(pytest.param(p, id=p.id, marks=marks))
     metafunc.parametrize("property_param", params)
@@ -151,9 +174,8 @@ def _optimizer_kind(session: Session, p: Param, override: dict[str, float]) -> K
         state["loaded"] = None
         try:
             state["loaded"] = loaded = properties.reference(example, p.dtype)
-        except properties.Refused as refused:  # the candidate must refuse it too
-            properties.require_refusal(session.adapter, example, refused, p.dtype, p.device, p.variant)
-            return None
+        except properties.Refused as refused:  # outside the valid domain: argument validation's question
+            raise properties.Rejected(VALIDATION) from refused
         properties.require_conditioned(loaded, p.dtype, override)
         return properties.check(session.adapter, loaded, p.dtype, p.device, p.variant, override)
 
@@ -182,9 +204,10 @@ def _optimizer_kind(session: Session, p: Param, override: dict[str, float]) -> K
             p.dtype,
         )
 
+    lacks = declaration(session.adapter, p.case).lacks
     return Kind(
-        optimizer_examples(p.case, p.dtype, _sparse_allowed(session, p)),
-        edge_examples(p.case, p.dtype),
+        optimizer_examples(p.case, p.dtype, _sparse_allowed(session, p), lacks),
+        edge_examples(p.case, p.dtype, lacks),
         check,
         failure,
         lambda example: example.to_dict(),
@@ -227,6 +250,24 @@ def _scheduler_kind(session: Session, p: Param) -> Kind:
     )
 
 
+def _swa_kind(session: Session, p: Param) -> Kind:
+    def check(case: Any) -> Any:
+        loaded = swa_properties.reference(case)
+        return swa_properties.check(session.adapter, loaded, p.dtype, p.device)
+
+    def failure(case: Any, result: Any, error: str) -> PropertyFailure:
+        snippet = swa_properties.reproduction(session.impl, case, p.dtype, p.device)
+        unit = "update" if p.case == "AveragedModel" else "pass"
+        details = list(result.details) if result is not None else []
+        run = f"{session.impl} in {p.dtype} on {p.device}"
+        summary = swa_properties.summary(case)
+        return _failure(
+            p.case, summary, run, swa_properties.to_dict(case), snippet, result, error, unit, p.dtype, details
+        )
+
+    return Kind(swa_examples(p.case), [], check, failure, swa_properties.to_dict)
+
+
 @pytest.fixture
 def property_check(request: pytest.FixtureRequest, property_param: Param) -> Callable[[], None]:
     """Run this test's property: boundary examples first, then Hypothesis draws examples until one fails
@@ -242,9 +283,12 @@ def property_check(request: pytest.FixtureRequest, property_param: Param) -> Cal
         if check_name == "test_scheduler_property":
             record.update(scheduler=p.case)
             kind = _scheduler_kind(session, p)
+        elif check_name == "test_swa_property":
+            record.update(swa=p.case, dtype=p.dtype)
+            kind = _swa_kind(session, p)
         else:
             record.update(optimizer=p.case, dtype=p.dtype, variant=p.variant)
-            kind = _optimizer_kind(session, p, tolerance_override(session.tolerances, node.name))
+            kind = _optimizer_kind(session, p, tolerance_of(session, node.name, p))
         digest = hashlib.sha256()
         counts: dict[str, Any] = {"examples": 0, "rejected": {}}
 
@@ -263,8 +307,8 @@ def property_check(request: pytest.FixtureRequest, property_param: Param) -> Cal
                 raise
             except properties.Rejected as e:
                 skip(str(e))
-            except NotSupported:
-                skip("not supported by the candidate")
+            except NotSupported as e:
+                skip(UNSUPPORTED + str(e))
             except CandidateError as e:
                 raise kind.failure(example, None, str(e)) from None
             if result is not None and not result.passed:  # None: refused, as the reference refuses it
@@ -277,12 +321,14 @@ def property_check(request: pytest.FixtureRequest, property_param: Param) -> Cal
         prop = settings(profile, max_examples=profile.max_examples * kind.factor)(prop)
         if profile.derandomize:  # a fixed seed per test: the same examples every run, others in each test
             prop = seed(zlib.crc32(node.name.encode()))(prop)
-        failure = None
+        failure, found_none = None, False
         try:
             with profiles.without_local_constants():
                 prop()
         except PropertyFailure as e:
             failure = e
+        except (Unsatisfiable, FailedHealthCheck):
+            found_none = True
         except CheckTimeout as e:
             failure = e.failure
         finally:
@@ -290,8 +336,22 @@ def property_check(request: pytest.FixtureRequest, property_param: Param) -> Cal
         if failure is not None:  # outside the except block: the report shows the message, not a chain
             record.update(failure.record)
             pytest.fail(str(failure), pytrace=False)
+        if found_none:
+            _no_examples(counts["rejected"])
 
     return run
+
+
+def _no_examples(rejected: dict[str, int]) -> None:
+    """Hypothesis found no example to run: "not supported" where the candidate refused them all, else the
+    suite's error (its strategies drew nothing the reference could decide) -- never the candidate's
+    failure."""
+    reasons = ", ".join(f"{n} x {reason}" for reason, n in sorted(rejected.items(), key=lambda kv: -kv[1]))
+    if rejected and all(reason.startswith(UNSUPPORTED) for reason in rejected):
+        pytest.skip(f"not supported: the candidate refused every example ({reasons})")
+    raise SuiteError(
+        f"the property layer found no example to run, a problem of the suite: rejected {reasons}"
+    )
 
 
 def _failure(

@@ -2,18 +2,36 @@
 
 For torch-API candidates the snippet drives the candidate's own classes on the case's stored params and
 gradients (the vectors ship with the project); for other adapters it replays the case through the adapter.
+Every snippet reads the vectors the run read (``--vectors``), and ``replay`` reruns any check kind: a
+vector case (``check="trajectory"``, ``"single_step"``, ``"schedule"``) or an API check
+(``check="api:test_resume"``).
 """
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+import conformance
 from conformance.adapters import resolve
 from conformance.runner import LoadedCase, run_single_steps, run_trajectory
 from conformance.schedules import LoadedSchedule, run_schedule
-from conformance.vectors import Vectors
+from conformance.swa import SWA_CHECKS, LoadedSwa
+from conformance.vectors import DEFAULT_DIR, Vectors
+
+
+def vectors_arg(directory: Any) -> str | None:
+    """The ``--vectors`` of a run, where it is not the packaged default (snippets must read the same)."""
+    if directory is None or Path(directory).resolve() == Path(DEFAULT_DIR).resolve():
+        return None
+    return str(directory)
+
+
+def _vectors_call(vectors: str | None) -> str:
+    return f"Vectors({vectors!r})" if vectors else "Vectors()"
 
 
 def reproduction(
@@ -27,11 +45,12 @@ def reproduction(
 ) -> str:
     """The snippet; ``vectors`` names the vectors directory of a run given ``--vectors`` (``None``: the
     project's own), so the snippet loads the vectors the run used."""
-    load = f"Vectors({vectors!r})" if vectors else "Vectors()"
     if case.meta.get("kind") == "scheduler":
-        return _schedule_snippet(adapter, case, first_bad, load) or _replay_line(
-            impl, case, param, check, vectors
+        return _schedule_snippet(adapter, case, first_bad, vectors) or replay_line(
+            impl, case.id, check, param, vectors
         )
+    if check in SWA_CHECKS:
+        return replay_line(impl, case.id, check, param, vectors)
     steps = first_bad or case.meta["steps"]
     simple = (
         impl.startswith("torch")
@@ -43,7 +62,7 @@ def reproduction(
         and check == "test_trajectory"
     )
     if not simple:
-        return _replay_line(impl, case, param, check, vectors)
+        return replay_line(impl, case.id, check, param, vectors)
     module = getattr(adapter, "module_name", "torch.optim")
     constructor = adapter.repro(case.meta["optimizer"], case.hyper, param.variant)
     return "\n".join(
@@ -51,7 +70,7 @@ def reproduction(
             f"import numpy as np, torch, {module}",
             "from conformance.runner import LoadedCase",
             "from conformance.vectors import Vectors",
-            f"case = LoadedCase.load({load}, {case.id!r})",
+            f"case = LoadedCase.load({_vectors_call(vectors)}, {case.id!r})",
             f"params = [torch.tensor(p, dtype=torch.{param.dtype}, device={param.device!r},",
             "                        requires_grad=True) for p in case.initial()]",
             "groups = case.groups(params)",
@@ -66,17 +85,21 @@ def reproduction(
     )
 
 
-def _replay_line(impl: str, case: Any, param: Any, check: str, vectors: str | None) -> str:
-    """The generic reproduction: rerun the case through the adapter (dtype and variant where they apply)."""
-    where = {"dtype": param.dtype, "device": param.device, "variant": param.variant, "vectors": vectors}
+def replay_line(impl: str, case_id: str, check: str, param: Any, vectors: str | None = None) -> str:
+    """The generic reproduction: rerun the case (dtype and variant where they apply) or the API check
+    (``check``: ``"api:<test function>"``) on the candidate, from the run's vectors."""
+    where = {"dtype": param.dtype, "device": param.device, "variant": param.variant}
+    if check.startswith("api:"):
+        where = {"device": param.device if param.device != "cpu" else ""}
+    where["vectors"] = vectors or ""
     args = "".join(f", {k}={v!r}" for k, v in where.items() if v)
     return (
         "from conformance.repro import replay\n"
-        f"replay({impl!r}, {case.id!r}{args}, check={check.removeprefix('test_')!r})"
+        f"replay({impl!r}, {case_id!r}{args}, check={check.removeprefix('test_')!r})"
     )
 
 
-def _schedule_snippet(adapter: Any, case: Any, first_bad: int | None, load: str) -> str | None:
+def _schedule_snippet(adapter: Any, case: Any, first_bad: int | None, vectors: str | None) -> str | None:
     """A torch snippet for a scheduler case with one scheduler, no named functions, no hand changes,
     metrics or checkpoint; ``None`` for any other case (or a non-torch candidate)."""
     meta = case.meta
@@ -87,7 +110,7 @@ def _schedule_snippet(adapter: Any, case: Any, first_bad: int | None, load: str)
     if meta["functions"] or "schedulers" in spec["kwargs"]:
         return None
     epochs = meta["steps"] if first_bad is None else first_bad
-    source = adapter.module_name + (".lr_scheduler" if hasattr(module, "lr_scheduler") else "")
+    path = adapter.scheduler_path(spec["scheduler"])
     optimizer = (
         f"{adapter.module_name}.{meta['optimizer']}"
         if meta["optimizer"] in adapter.classes()
@@ -98,12 +121,12 @@ def _schedule_snippet(adapter: Any, case: Any, first_bad: int | None, load: str)
     key = next(iter(meta["expected"]))
     return "\n".join(
         [
-            f"import torch, {adapter.module_name}",
+            f"import torch, {adapter.module_name}, {path.rpartition('.')[0]}",
             "from conformance.schedules import LoadedSchedule",
             "from conformance.vectors import Vectors",
-            f"case = LoadedSchedule.load({load}, {case.id!r})",
+            f"case = LoadedSchedule.load({_vectors_call(vectors)}, {case.id!r})",
             f"opt = {optimizer}([{{'params': [torch.zeros(2)], **g}} for g in case.meta['groups']]{hyper})",
-            f"sched = {source}.{spec['scheduler']}(opt, {kwargs})",
+            f"sched = {path}(opt, {kwargs})",
             f"for epoch in range({epochs}):",
             "    opt.step()",
             "    sched.step()",
@@ -124,12 +147,21 @@ def replay(
     vectors: str | None = None,
 ) -> None:
     """Rerun one case on a candidate and print its divergence per step (or per checkpoint, or per epoch of a
-    scheduler case: ``check="schedule"``)."""
-    loader = LoadedSchedule if check == "schedule" else LoadedCase
+    scheduler case: ``check="schedule"``, or per update of ``check="averaged_model"``, or ``"update_bn"``);
+    or rerun one API check (``check="api:<test function>"``, ``case_id`` its case, e.g. ``"Adam-forloop"``)
+    and print its verdict."""
+    if check.startswith("api:"):
+        _replay_api(impl, case_id, check.removeprefix("api:"), device, vectors)
+        return
+    swa = SWA_CHECKS.get(f"test_{check}")
+    loader = LoadedSchedule if check == "schedule" else LoadedSwa if swa else LoadedCase
     case = loader.load(Vectors(vectors) if vectors else Vectors(), case_id)
-    run = {"trajectory": run_trajectory, "single_step": run_single_steps, "schedule": run_schedule}[check]
+    checks = {"trajectory": run_trajectory, "single_step": run_single_steps, "schedule": run_schedule}
+    run = swa[0] if swa else checks[check]
     result = run(resolve(impl), case, dtype, device, variant)
     unit, run_on = ("epoch", device) if check == "schedule" else ("step", f"{dtype}, {device}, {variant}")
+    if swa:
+        unit, run_on = swa[1], f"{dtype}, {device}"
     print_result(f"{case_id} on {impl} ({run_on})", result, unit)
 
 
@@ -144,3 +176,20 @@ def print_result(what: str, result: Any, unit: str) -> None:
     )
     for line in result.details:
         print(line)
+
+
+def _replay_api(impl: str, case_id: str, test: str, device: str, vectors: str | None) -> None:
+    """Run the one API check ``test[case_id]`` with pytest, from the installed package, as the run did."""
+    import pytest
+
+    package = Path(conformance.__file__).parent
+    test = test if test.startswith("test_") else f"test_{test}"
+    module = next(
+        (f for f in sorted((package / "test_api").glob("test_*.py")) if f"def {test}(" in f.read_text()), None
+    )
+    if module is None:
+        raise ValueError(f"no API check named {test}")
+    with tempfile.TemporaryDirectory() as reports:
+        args = [f"{module}::{test}[{case_id}]", f"--impl={impl}", f"--device={device}", "-q"]
+        args += ["-p", "no:cacheprovider", "--rootdir", str(package.parent), "--report-dir", reports]
+        pytest.main([*args, *(["--vectors", vectors] if vectors else [])])

@@ -18,10 +18,16 @@ from typing import Any
 
 import numpy as np
 
-from conformance.repro import reproduction
-from conformance.vectors import DEFAULT_DIR
+from conformance import __version__, spec_notes
+from conformance.paths import display, scrub
+from conformance.repro import reproduction, vectors_arg
+from conformance.swa import KIND_CHECKS, SWA_CHECKS
 
-OUTCOME_ORDER = ("passed", "failed", "xfailed", "xpassed", "unsupported", "skipped")
+OUTCOME_ORDER = ("passed", "failed", "xfailed", "xpassed", "unsupported", "skipped", "error")
+# The words of pytest's own summary line (``conformance.plugin.PYTEST_WORDS``): every total reads the same.
+# The terminal lists this many "not supported" reasons, most frequent first.
+NOT_SUPPORTED_SHOWN = 8
+OUTCOME_WORDS = {"unsupported": "not supported", "error": "error (of the suite)"}
 
 
 def failure_message(
@@ -32,15 +38,13 @@ def failure_message(
     Scheduler cases (``kind == "scheduler"``) name the scheduler, count epochs from 0 (right after
     construction) and have no dtype or variant.
     """
-    where = f"{param.case} ({session.vectors.directory / session.vectors.case_file[param.case]})"
-    schedule = case.meta.get("kind") == "scheduler"
-    subject, unit = (case.meta["scheduler"], "epoch") if schedule else (case.meta["optimizer"], "step")
+    where = f"{param.case} ({display(session.vectors.directory / session.vectors.case_file[param.case])})"
+    key = subject_key(case.meta)
+    units = {"scheduler": "epoch", "swa": SWA_CHECKS.get(check, (None, "step"))[1]}
+    subject, unit = case.meta[key], units.get(key, "step")
     lines = [f"{subject} does not conform: {where}", f"  what it checks: {case.meta['why']}"]
-    how = (
-        f"in {param.dtype} on {param.device}, variant {param.variant}"
-        if not schedule
-        else f"on {param.device}"
-    )
+    how = (f"in {param.dtype} " if param.dtype else "") + f"on {param.device}"
+    how += f", variant {param.variant}" if param.variant else ""
     lines.append(f"  run: {check} {how}")
     if error:
         lines.append(f"  {error}")
@@ -57,13 +61,22 @@ def failure_message(
             f"max {d.max_ulp:.3g} ULPs of {param.dtype or 'float64'}"
             + (", NON-FINITE values" if d.non_finite else "")
         )
-        lines += [f"  {line}" for line in result.details]
+        lines += [f"  {line}" for line in [*result.details, *result.notes]]
     lines.append("  reproduce:")
-    own = session.vectors.directory.resolve() == DEFAULT_DIR.resolve()
-    vectors = None if own else str(session.vectors.directory)
-    snippet = reproduction(session.impl, session.adapter, case, param, check, first, vectors)
-    lines += ["    " + line for line in snippet.splitlines()]
+    lines += [
+        "    " + line
+        for line in reproduction(
+            session.impl, session.adapter, case, param, check, first, vectors_arg(session.vectors.directory)
+        ).splitlines()
+    ]
     return "\n".join(lines)
+
+
+def subject_key(meta: dict[str, Any]) -> str:
+    """The key of a case's description that names what it tests: ``scheduler`` for a scheduler case (its
+    optimizer only drives it), ``swa`` for an AveragedModel or update_bn case, else ``optimizer``."""
+    kind = meta.get("kind", "optimizer")
+    return "scheduler" if kind == "scheduler" else "swa" if kind in KIND_CHECKS else "optimizer"
 
 
 def environment(session: Any, command: str) -> dict[str, Any]:
@@ -77,9 +90,12 @@ def environment(session: Any, command: str) -> dict[str, Any]:
         "device_name": platform.processor() or platform.machine(),
         "dtypes": session.dtypes,
         "variants": session.variants or "all supported",
-        "vectors": str(session.vectors.directory),
+        "package_version": __version__,
+        "vectors": display(session.vectors.directory),
+        "vectors_format_version": session.vectors.manifest.get("format_version"),
+        "vectors_manifest_sha256": session.vectors.digest,
         "vectors_torch_version": session.vectors.manifest.get("torch_version"),
-        "known_deviations_file": str(session.deviations_file) if session.deviations_file else None,
+        "known_deviations_file": display(session.deviations_file) if session.deviations_file else None,
         "command": command,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
@@ -119,10 +135,12 @@ def write(session: Any, unmatched: list[Any], command: str) -> list[Path]:
         "unmatched_deviations": [
             {"test": d.test, "reason": d.reason, "upstream": d.upstream} for d in unmatched
         ],
+        "spec_notes": [note.to_dict() for note in spec_notes.load()],
     }
     if getattr(session, "bench", None):
         data["bench"] = session.bench
-    text = json.dumps(data, indent=1, default=_jsonable) + "\n"
+    # Messages can quote paths (a traceback, an adapter's error): none of this machine's reaches the report.
+    text = scrub(json.dumps(data, indent=1, default=_jsonable)) + "\n"
     # Rendered from the JSON as written, exactly as `optconf report` re-renders it later.
     files = {"results.json": text, **render_reports(json.loads(text))}
     for name, content in files.items():
@@ -139,14 +157,24 @@ def _jsonable(value: Any) -> Any:
 def summary_lines(session: Any) -> list[str]:
     counts = Counter(r["outcome"] for r in session.records)
     total = sum(counts.values())
-    parts = [f"{counts[o]} {o}" for o in OUTCOME_ORDER if counts[o]]
+    parts = [f"{counts[o]} {OUTCOME_WORDS.get(o, o)}" for o in OUTCOME_ORDER if counts[o]]
     lines = [f"optim-conformance: {session.impl}: {', '.join(parts)} (of {total} checks)"]
     if session.status and not session.status["complete"]:
         lines.insert(0, f"INCOMPLETE: {session.status['message']}; the report says so")
     lines += session.notes
     unmatched = [d for d in session.deviations if not d.matched]
     for d in unmatched:
-        lines.append(f"known deviation matched no test: {d.test} ({d.upstream})")
+        lines.append(f"known deviation matched no test: {d.test or d.classes or d.options} ({d.upstream})")
+    reasons = Counter(r.get("unsupported") for r in session.records if r["outcome"] == "unsupported")
+    for reason, n in reasons.most_common(NOT_SUPPORTED_SHOWN):
+        lines.append(f"  {n} x {reason}")
+    if len(reasons) > NOT_SUPPORTED_SHOWN:
+        lines.append(
+            f"  ... and {len(reasons) - NOT_SUPPORTED_SHOWN} more reasons (summary.md lists them all)"
+        )
+    not_comparable = sum(1 for r in session.records if r.get("notes"))
+    if not_comparable:
+        lines.append(f"{not_comparable} checks compared params only (their records' notes say why)")
     if getattr(session, "bench", None):
         from conformance.report.speed import speed_lines
 

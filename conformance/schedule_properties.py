@@ -61,7 +61,7 @@ def reproduction(impl: str, adapter: Any, meta: dict[str, Any], first_bad: int |
     if impl.startswith("torch") and module and _simple(meta):
         (spec,) = meta["schedulers"]
         epochs = meta["steps"] if first_bad is None else first_bad
-        source = f"{module}.lr_scheduler" if hasattr(adapter.module, "lr_scheduler") else module
+        path = adapter.scheduler_path(spec["scheduler"])
         hyper = "".join(f", {k}={v!r}" for k, v in meta["optimizer_hyper"].items())
         kwargs = "".join(f", {k}={v!r}" for k, v in spec["kwargs"].items())
         step = "sched.step(metrics[epoch])" if meta["metrics"] else "sched.step()"
@@ -69,10 +69,10 @@ def reproduction(impl: str, adapter: Any, meta: dict[str, Any], first_bad: int |
         read = "g['betas'][0]" if key == "beta1" else f"g[{key!r}]"
         return "\n".join(
             [
-                f"import torch, {module}",
+                f"import torch, {module}, {path.rpartition('.')[0]}",
                 f"opt = torch.optim.{meta['optimizer']}([{{'params': [torch.zeros(2)], **g}} for g in "
                 f"{meta['groups']!r}]{hyper})",
-                f"sched = {source}.{spec['scheduler']}(opt{kwargs})",
+                f"sched = {path}(opt{kwargs})",
                 *([f"metrics = {meta['metrics']!r}"] if meta["metrics"] else []),
                 f"for epoch in range({epochs}):",
                 "    opt.step()",

@@ -29,25 +29,31 @@ DEVICE_TYPES = ("cpu", "cuda")
 _STRING = {"type": "string", "minLength": 1}
 _PATTERNS = {"oneOf": [_STRING, {"type": "array", "items": _STRING, "minItems": 1}]}
 
+# What an entry selects tests by: test-id patterns, the classes and the options a test is about
+# (conformance.known_deviations.Item); an entry needs at least one of them.
+_SELECTOR_KEYS = ("test", "class", "option")
+_SELECTED = {"anyOf": [{"required": [key]} for key in _SELECTOR_KEYS]}
+_SELECTORS = {
+    "test": _PATTERNS,
+    "class": _PATTERNS,
+    "option": _PATTERNS,
+    "device": {"enum": list(DEVICE_TYPES)},
+    "variant": _STRING,
+    "torch": _STRING,
+}
 DEVIATION = {
     "type": "object",
-    "required": ["test", "reason", "upstream"],
+    "required": ["reason", "upstream"],
+    **_SELECTED,
     "additionalProperties": False,
-    "properties": {
-        "test": _PATTERNS,
-        "reason": _STRING,
-        "upstream": _STRING,
-        "device": {"enum": list(DEVICE_TYPES)},
-        "dtype": {"enum": list(DTYPES)},
-        "variant": _STRING,
-        "torch": _STRING,
-    },
+    "properties": {**_SELECTORS, "dtype": {"enum": list(DTYPES)}, "reason": _STRING, "upstream": _STRING},
 }
 TOLERANCE = {
     "type": "object",
-    "required": ["test", "reason"],
+    "required": ["reason"],
+    **_SELECTED,
     "additionalProperties": False,
-    "properties": {"test": _PATTERNS, "reason": _STRING},
+    "properties": {**_SELECTORS, "reason": _STRING},
     # how an error message names the keys patternProperties allows
     "x-keys": [*DTYPES, "DTYPE:trajectory", "DTYPE:single_step"],
     # float32 = 1e-4, or "float32:trajectory" / "float32:single_step" for one check only
@@ -155,6 +161,51 @@ SCHEDULER_CASE = {
 }
 
 
+_SWA_COMMON = {
+    "id": _STRING,
+    "swa": _STRING,
+    "functions": {"type": "array", "items": _STRING},
+    "observes": {"type": "array", "items": {"type": "string"}},
+    "why": {"type": "string"},
+}
+_SHAPE = {"type": "array", "items": _INT}
+AVERAGED_MODEL_CASE = {
+    "type": "object",
+    "required": [*_SWA_COMMON, "kind", "params", "buffers", "options", "updates"],
+    "properties": {
+        **_SWA_COMMON,
+        "kind": {"const": "averaged_model"},
+        "params": {"type": "array", "items": _SHAPE},
+        "buffers": {
+            "type": "array",
+            "items": {"type": "object", "required": ["dtype", "shape"], "properties": {"shape": _SHAPE}},
+        },
+        "options": {"type": "object"},
+        "updates": {"type": "integer", "minimum": 1},
+    },
+}
+UPDATE_BN_CASE = {
+    "type": "object",
+    "required": [*_SWA_COMMON, "kind", "layers", "batches", "batch_shape", "pairs", "training"],
+    "properties": {
+        **_SWA_COMMON,
+        "kind": {"const": "update_bn"},
+        "layers": {"type": "array", "minItems": 1, "items": {"type": "object", "required": ["layer"]}},
+        "batches": {"type": "integer", "minimum": 1},
+        "batch_shape": _SHAPE,
+        "pairs": {"type": "boolean"},
+        "training": {"type": "boolean"},
+    },
+}
+# A case description's schema by its "kind" (an optimizer case may predate the key).
+CASE_SCHEMAS = {
+    "optimizer": OPTIMIZER_CASE,
+    "scheduler": SCHEDULER_CASE,
+    "averaged_model": AVERAGED_MODEL_CASE,
+    "update_bn": UPDATE_BN_CASE,
+}
+
+
 # One validator per schema (all module-level constants), built on first use: building one per case would
 # double the time a run spends checking its vectors.
 _validators: dict[int, jsonschema.Draft202012Validator] = {}
@@ -188,6 +239,8 @@ def _message(error: jsonschema.ValidationError) -> str:
         return f"unknown key {', '.join(hints)}; valid keys: {', '.join(valid)}"
     if error.validator == "enum":
         return f"{error.instance!r} is not one of {', '.join(map(str, error.validator_value))}"
+    if error.validator == "anyOf" and error.validator_value is _SELECTED["anyOf"]:
+        return f"selects nothing: give {', '.join(_SELECTOR_KEYS[:-1])} or {_SELECTOR_KEYS[-1]}"
     if error.validator == "oneOf" and error.schema is _PATTERNS:
         return f"{error.instance!r} is not a test pattern (a string) or a list of them"
     return error.message
@@ -206,9 +259,10 @@ def deviations_problem(data: Any) -> str | None:
     """The first problem of a parsed known-deviations file, naming the entry (``deviation #2: ...``)."""
     found = problem(data, DEVIATIONS_FILE)
     if found is None:
-        for n, entry in enumerate(data.get("deviation", []), 1):
-            if "torch" in entry and (bad := version_problem(entry["torch"])):
-                return f"deviation #{n}: torch: {bad}"
+        for table in ("deviation", "tolerance"):
+            for n, entry in enumerate(data.get(table, []), 1):
+                if "torch" in entry and (bad := version_problem(entry["torch"])):
+                    return f"{table} #{n}: torch: {bad}"
         return None
     # "deviation[1].dtyp: ..." -> "deviation #2: ...": entries are counted from 1, as a reader counts them
     head, _, rest = found.partition(": ")

@@ -15,6 +15,7 @@ Every problem is a ``VectorError`` whose message is one line naming the file (an
 from __future__ import annotations
 
 import hashlib
+import importlib.resources
 import io
 import json
 import os
@@ -34,7 +35,8 @@ from conformance import schemas
 FORMAT_VERSION = 1
 # The torch version whose behaviour the reference specifies.
 TORCH_VERSION = "2.13.0"
-DEFAULT_DIR = Path(__file__).resolve().parent.parent / "vectors"
+# The golden vectors are package data (installed with the wheel); a real directory, as pip installs it.
+DEFAULT_DIR = Path(str(importlib.resources.files("conformance") / "golden"))
 VERIFY_HINT = "run `optconf vectors verify` for details, `optconf vectors generate` to rebuild"
 
 
@@ -160,7 +162,10 @@ class Vectors:
             )
             raise VectorError(f"{manifest_path}: missing; {hint}")
         try:
-            self.manifest = json.loads(manifest_path.read_text())
+            manifest_bytes = manifest_path.read_bytes()
+            # Names the spec a report was made with: two runs with the same digest used the same vectors.
+            self.digest = sha256(manifest_bytes)
+            self.manifest = json.loads(manifest_bytes)
         except (ValueError, OSError) as e:
             raise VectorError(f"{manifest_path}: not a valid manifest ({e}); {VERIFY_HINT}") from None
         version = self.manifest.get("format_version") if isinstance(self.manifest, dict) else None
@@ -175,6 +180,8 @@ class Vectors:
         self.case_file = {case: path for path, entry in files.items() for case in entry["cases"]}
         self._json: dict[str, Any] = {}
         self._npz: dict[str, dict[str, np.ndarray]] = {}
+        # The rebuilt arrays of generated cases (conformance/generated.py), by case id.
+        self.generated: dict[str, dict[str, np.ndarray]] = {}
         self._valid: set[tuple[str, str]] = set()
 
     def _checked_bytes(self, path: str, case: str | None = None) -> bytes:
@@ -217,8 +224,13 @@ class Vectors:
         except KeyError:
             raise VectorError(f"{self.directory / json_path}: no case {case}; {VERIFY_HINT}") from None
         if (case, json_path) not in self._valid:
-            kind = isinstance(meta, dict) and meta.get("kind") == "scheduler"
-            bad = schemas.problem(meta, schemas.SCHEDULER_CASE if kind else schemas.OPTIMIZER_CASE)
+            kind = meta.get("kind", "optimizer") if isinstance(meta, dict) else "optimizer"
+            schema = schemas.CASE_SCHEMAS.get(kind)
+            bad = (
+                schemas.problem(meta, schema)
+                if schema
+                else f"kind: {kind!r} is not one of {', '.join(schemas.CASE_SCHEMAS)}"
+            )
             if bad is None and meta["id"] != case:
                 bad = f"id: {meta['id']!r}, listed as {case!r}"
             if bad:

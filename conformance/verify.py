@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from conformance.catalogue import optimizer_cases, scheduler_cases
-from conformance.generate import scheduler_files, vector_files
+from conformance.catalogue import optimizer_cases, scheduler_cases, swa_cases
+from conformance.generate import all_files
 from conformance.metrics import normwise_error
 from conformance.schedules import values_change
 from conformance.vectors import TORCH_VERSION, VectorError, VectorFile, Vectors
@@ -37,7 +37,8 @@ def verify(directory: Path) -> list[str]:
             f"torch {TORCH_VERSION}; regenerate with `optconf vectors generate --dir {directory}`"
         )
     listed = set(vectors.manifest["files"])
-    fresh_files = {f.path: f for f in vector_files(optimizer_cases()) + scheduler_files(scheduler_cases())}
+    catalogue = optimizer_cases(), scheduler_cases(), swa_cases()
+    fresh_files = {f.path: f for f in all_files(*catalogue)}
     for path in sorted(listed):
         try:
             vectors._checked_bytes(path)
@@ -52,7 +53,7 @@ def verify(directory: Path) -> list[str]:
         return problems
     for fresh in fresh_files.values():
         problems += _compare_file(vectors, fresh.path, fresh.data, fresh.cases)
-    stale = set(vectors.case_ids()) - {c.id for c in optimizer_cases() + scheduler_cases()}
+    stale = set(vectors.case_ids()) - {c.id for cases in catalogue for c in cases}
     problems += [
         f"{directory}/{vectors.case_file[c]}: case {c} is no longer in the catalogue" for c in sorted(stale)
     ]

@@ -12,9 +12,17 @@ import importlib
 from importlib.metadata import entry_points
 from typing import Any
 
-from conformance.adapters.base import Adapter, Capabilities, NotSupported
+from conformance.adapters.base import Adapter, Capabilities, ClassDeclaration, NotSupported
 
-__all__ = ["Adapter", "Capabilities", "NotSupported", "UnknownImplementation", "available", "resolve"]
+__all__ = [
+    "Adapter",
+    "Capabilities",
+    "ClassDeclaration",
+    "NotSupported",
+    "UnknownImplementation",
+    "available",
+    "resolve",
+]
 
 ENTRY_POINT_GROUP = "optim_conformance.adapters"
 
@@ -36,6 +44,14 @@ def _unknown(spec: str, why: str) -> UnknownImplementation:
 
 
 def resolve(spec: str) -> Adapter:
+    """The adapter ``spec`` names, with what its classes declare applied to every call
+    (``conformance.declarations.DeclaredAdapter``: lacked options never reach the candidate)."""
+    from conformance.declarations import DeclaredAdapter
+
+    return DeclaredAdapter(_resolve(spec))
+
+
+def _resolve(spec: str) -> Adapter:
     if spec == "torch":
         from conformance.adapters.torch_adapter import TorchAdapter
 

@@ -14,8 +14,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
+
+from conformance.adapters.base import NotSupported
 from conformance.api.setups import SETUPS, Setup
-from conformance.plugin import Param
+from conformance.declarations import declaration, lacking, options_used
+from conformance.plugin import Param, not_supported
 
 # What each optional feature (``Capabilities.features``) stands for, for the skip reasons.
 FEATURES = {
@@ -35,6 +39,8 @@ class ApiCase(Param):
     optimizer: str = ""
     detail: str = ""
     payload: Any = field(default=None, compare=False)
+    # The options the case sets away from torch's defaults (known deviations can select by option).
+    options: frozenset[str] = frozenset()
 
     @classmethod
     def make(cls, optimizer: str, detail: str, variant: str, dtype: str, device: str, **rest: Any) -> ApiCase:
@@ -56,7 +62,9 @@ class Spec:
     ``needs``: the features it requires; ``per_variant``: once per variant of the class;
     ``details(name, session)``: ``(detail id, payload)`` pairs, one case each; ``applies(setup, classes)``:
     whether the check is for this optimizer, given all the candidate's classes; ``limits``: the description
-    an adapter's ``unsupported()`` reads (complex params, sparse gradients).
+    an adapter's ``unsupported()`` reads (complex params, sparse gradients); ``uses(payload)``: the options a
+    detail needs (a class that lacks one is "not supported" for it); ``validation``: the check is about
+    argument validation ("not supported" for a class declaring it validates nothing).
     """
 
     needs: tuple[str, ...] = ()
@@ -64,6 +72,8 @@ class Spec:
     details: Details | None = None
     applies: Callable[[Setup, frozenset[str]], bool] = lambda setup, classes: True
     limits: dict[str, Any] = field(default_factory=dict)
+    uses: Callable[[Any], Iterable[str]] = lambda payload: ()
+    validation: bool = False
 
 
 def check(**spec: Any) -> Callable[[Callable[..., None]], Callable[..., None]]:
@@ -76,11 +86,16 @@ def check(**spec: Any) -> Callable[[Callable[..., None]], Callable[..., None]]:
         def run(*args: Any, **kwargs: Any) -> None:
             try:
                 func(*args, **kwargs)
+            except NotSupported as e:  # the candidate cannot run this: never a failure
+                skip = e
             except Exception as e:
                 api = kwargs.get("api")
                 if api is None or not api.raised_by_candidate(e):
                     raise
                 api.fail(f"the candidate raised {type(e).__name__}: {e}", f"raised at {api.origin(e)}")
+            else:
+                return
+            pytest.skip(not_supported(str(skip)))
 
         run.api_spec = Spec(**spec)  # type: ignore[attr-defined]
         return run
@@ -137,11 +152,21 @@ def cases(spec: Spec, session: Any) -> list[ApiCase]:
     for name, setup in SETUPS.items():
         if name not in classes or not spec.applies(setup, classes):
             continue
+        declared = declaration(session.adapter, name)
+        setup = setup.without(declared.lacks)
         details = list(spec.details(name, session)) if spec.details else [("", None)]
         variants = variants_of(session, name) if spec.per_variant else [""]
         for detail, payload in details:
+            used = set(spec.uses(payload))
+            own = _unsupported(session, spec, setup, dtype, "")
+            own = own or lacking(session.impl, name, declared, used)
+            if own is None and spec.validation and not declared.validates:
+                own = (
+                    f"not supported: {session.impl} declares that its {name} does not validate its arguments"
+                )
             for variant in variants:
-                reason = _unsupported(session, spec, setup, dtype, variant)
+                reason = own or _unsupported(session, spec, setup, dtype, variant)
+                options = frozenset(options_used(name, setup.hyper) | used)
                 out.append(
                     ApiCase.make(
                         name,
@@ -151,6 +176,7 @@ def cases(spec: Spec, session: Any) -> list[ApiCase]:
                         session.device,
                         unsupported=reason,
                         payload=payload,
+                        options=options,
                     )
                 )
     return out

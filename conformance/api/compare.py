@@ -12,7 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from conformance.adapters.base import TORCH_LAYOUT, ClassDeclaration
 from conformance.metrics import normwise_error
+from conformance.state import as_torch, compared_keys
 
 
 def plain(value: Any) -> Any:
@@ -90,20 +92,40 @@ def state_dicts(
     expected: Mapping[str, Any],
     rtol: float,
     switches: frozenset[str] = frozenset(),
+    declared: ClassDeclaration = TORCH_LAYOUT,
+    strict: bool = True,
 ) -> list[str]:
     """Differences between two state dicts in torch's layout: which params have state, the state keys and
     values, and the param groups (indices, keys, values; ``switches``: keys whose values are not compared,
-    the implementation switches a variant sets)."""
+    the implementation switches a variant sets).
+
+    ``declared``: the class's declaration -- its state is read through its key map (``conformance.state``),
+    the options it lacks are not expected in its groups. ``strict``: the layout itself is under test (keys
+    the candidate lacks are differences); otherwise only the state it keeps in torch's layout is compared,
+    and a check about something else is not failed for a layout the structure check already names. Keys
+    the candidate has beyond torch's (a library's own options) are never differences.
+    """
     out = []
-    got, want = actual.get("state", {}), expected.get("state", {})
-    if sorted(got) != sorted(want):
+    got, want = as_torch(actual.get("state", {}), declared), expected.get("state", {})
+    if strict and sorted(got) != sorted(want):
         out.append(f"state for params {sorted(got)}, the reference has state for {sorted(want)}")
     for index in sorted(set(got) & set(want)):
-        out += _entries(f"state[{index}]", got[index], want[index], rtol)
+        held = compared_keys(declared, set(want[index]))
+        wanted = {k: v for k, v in want[index].items() if k in held and (strict or k in got[index])}
+        out += _entries(f"state[{index}]", got[index], wanted, rtol)
     groups, ref_groups = actual.get("param_groups", []), expected.get("param_groups", [])
     if len(groups) != len(ref_groups):
         out.append(f"{len(groups)} param groups, the reference has {len(ref_groups)}")
     for g, (group, ref_group) in enumerate(zip(groups, ref_groups)):
+        # Options the class lacks are not expected; nor are torch's implementation switches (foreach...) of a
+        # candidate without them: they select a kernel, not a behaviour.
+        ref_group = {
+            k: v
+            for k, v in ref_group.items()
+            if k not in declared.lacks and not (k in switches and k not in group)
+        }
+        if not strict:  # keys the candidate keeps elsewhere are the structure check's to name
+            ref_group = {k: v for k, v in ref_group.items() if k in group}
         out += _entries(f"param_groups[{g}]", group, ref_group, rtol, switches)
     return out
 
@@ -116,11 +138,9 @@ def _entries(
     skip: frozenset[str] = frozenset(),
 ) -> list[str]:
     out = []
-    missing, extra = sorted(set(want) - set(got)), sorted(set(got) - set(want))
+    missing = sorted(set(want) - set(got))
     if missing:
         out.append(f"{where} lacks {', '.join(map(repr, missing))}")
-    if extra:
-        out.append(f"{where} has {', '.join(map(repr, extra))}, which the reference does not")
     for key in [k for k in want if k in got and k not in skip]:
         if not _same(got[key], want[key], rtol):
             out.append(f"{where}[{key!r}] = {_short(got[key])}, the reference's is {_short(want[key])}")
@@ -141,7 +161,13 @@ def same_values(actual: Any, expected: Any, rtol: float = 0.0) -> bool:
 
 
 def mapping(
-    where: str, actual: Mapping[str, Any], expected: Mapping[str, Any], rtol: float = 0.0
+    where: str,
+    actual: Mapping[str, Any],
+    expected: Mapping[str, Any],
+    rtol: float = 0.0,
+    lacks: frozenset[str] = frozenset(),
 ) -> list[str]:
-    """Differences between two mappings of hyperparameters (missing/extra keys, differing values)."""
-    return _entries(where, actual, expected, rtol)
+    """Differences between two mappings of hyperparameters (missing keys, differing values; ``lacks``: the
+    options the candidate's class declares it lacks, not expected; keys beyond the reference's are a
+    library's own options, not differences)."""
+    return _entries(where, actual, {k: v for k, v in expected.items() if k not in lacks}, rtol)

@@ -20,12 +20,16 @@ import pytest
 
 import conformance
 import refimpl
+from conformance import scalars
 from conformance.adapters.base import NotSupported
 from conformance.adapters.refimpl_adapter import RefimplAdapter
 from conformance.api import compare
 from conformance.api.cases import ApiCase, variants_of
 from conformance.api.setups import SETUPS, Setup
+from conformance.declarations import declaration
 from conformance.invalid_inputs import raised
+from conformance.plugin import tolerance_of
+from conformance.repro import replay_line, vectors_arg
 from conformance.tolerances import trajectory_rtol
 
 REFERENCE = RefimplAdapter()
@@ -81,14 +85,30 @@ class ApiContext:
         self.doc = " ".join((doc or "").split())
         self.adapter = session.adapter
         self.name = case.optimizer
-        self.setup: Setup = SETUPS[case.optimizer]
+        # What the class declares: the setup leaves out the options it lacks (they take their defaults).
+        self.declared = declaration(self.adapter, case.optimizer)
+        self.setup: Setup = SETUPS[case.optimizer].without(self.declared.lacks)
         # A check of the class as a whole drives it through the protocol as its first variant.
         self.dtype, self.device = case.dtype, case.device
         self.variant = case.variant or (variants_of(session, case.optimizer) or ["default"])[0]
         self.features = self.adapter.capabilities().features
         # float64: the harness's float64 tolerance; lower precisions: the trajectory tolerance after the
         # longest API run (both derived in conformance.tolerances).
-        self.rtol = self.setup.rtol.get(self.dtype) or trajectory_rtol(self.dtype, MAX_STEPS)[-1]
+        # A [[tolerance]] entry of the candidate's known-deviations file selecting this check wins.
+        override = tolerance_of(session, nodeid.rpartition("::")[2], case)
+        self.rtol = (
+            override.get(f"{self.dtype}:api")
+            or override.get(self.dtype)
+            or self.setup.rtol.get(self.dtype)
+            or trajectory_rtol(self.dtype, MAX_STEPS)[-1]
+        )
+        # A class keeping its scalar hyperparameters in a precision no finer than the dtype: the tolerance
+        # conformance.scalars derives for the class's API setup, said in every failure.
+        self.scalar_note = ""
+        if scalars.applies(self.declared.scalar_dtype, self.dtype):
+            extra = scalars.api_probe(self.name, self.declared.scalar_dtype, self.declared.lacks)
+            self.rtol += scalars.MARGIN * extra
+            self.scalar_note = scalars.describe(self.declared.scalar_dtype, [extra])
         # Resuming from a state dict repeats the same operations on the same values: bitwise on CPU. Other
         # devices may reduce in another order from run to run, so they get the tolerance.
         self.resume_rtol = 0.0 if self.device == "cpu" else self.rtol
@@ -127,6 +147,13 @@ class ApiContext:
     def reference_dtype(self) -> str:
         """The reference computes in float64 unless the candidate's dtype is one NumPy has too."""
         return self.dtype if self.dtype in ("float64", "float32") else "float64"
+
+    def overrides(self) -> dict[str, Any]:
+        """Every derived change of the class's hyperparameters at once (``derive.overrides``), without the
+        options the class lacks."""
+        from conformance.api import derive
+
+        return {k: v for k, v in derive.overrides(self.name).items() if k not in self.declared.lacks}
 
     # -- outcomes ---------------------------------------------------------------------------------------
 
@@ -218,11 +245,20 @@ class ApiContext:
         lines += [f"  {d}" for d in details[:12]]
         if len(details) > 12:
             lines.append(f"  ... and {len(details) - 12} more")
+        if self.scalar_note:
+            lines.append(f"  {self.scalar_note}")
         if self.script.lines:
             lines.append("  what ran (the candidate and the reference alike):")
             lines += self.script.render()
+        vectors = vectors_arg(self.session.vectors.directory)
         command = ["python", "-m", "pytest", self.nodeid, f"--impl={self.session.impl}"]
-        if self.device != "cpu":
-            command.append(f"--device={self.device}")
-        lines.append(f"  reproduce: {shlex.join(command)}")
+        command += [f"--device={self.device}"] if self.device != "cpu" else []
+        command += ["--vectors", vectors] if vectors else []
+        check = "api:" + self.nodeid.rpartition("::")[2].partition("[")[0]
+        lines.append("  reproduce:")
+        lines += [
+            f"    {line}"
+            for line in replay_line(self.session.impl, self.case.id, check, self.case, vectors).splitlines()
+        ]
+        lines.append(f"    # or, from the checkout that ran it: {shlex.join(command)}")
         pytest.fail("\n".join(lines), pytrace=False)

@@ -12,7 +12,7 @@ failure reproduces exactly.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -49,6 +49,12 @@ class Setup:
     unchanged: frozenset[str] = frozenset()
     # Per-dtype tolerance overrides, each with its derivation where it is set.
     rtol: Mapping[str, float] = field(default_factory=dict)
+
+    def without(self, lacks: frozenset[str]) -> Setup:
+        """This setup for a class that lacks ``lacks``: those options left at their defaults (not passed)."""
+        if not lacks & set(self.hyper):
+            return self
+        return replace(self, hyper={k: v for k, v in self.hyper.items() if k not in lacks})
 
     def initial(self, *, complex_: bool = False, shapes: tuple[Shape, ...] | None = None) -> list[np.ndarray]:
         """Seeded starting params (complex: a random imaginary part too)."""

@@ -113,11 +113,19 @@ class Twin:
         self.reference.set_hyperparameter(group, key, value)
 
     def resumed(
-        self, label: str = "resumed", variant: str | None = None, transfer: Transfer | None = None
+        self,
+        label: str = "resumed",
+        variant: str | None = None,
+        transfer: Transfer | None = None,
+        transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> tuple[Any, Any]:
         """Fresh optimizers over the current params, loaded with the state of the twin's: the candidate's (of
         ``variant``, default the twin's; ``transfer(saved_run, fresh_run)`` moves the state, default through
-        ``state_dict()``/``load_state_dict()``) and the reference's. Both follow the twin from now on."""
+        ``state_dict()``/``load_state_dict()``) and the reference's. ``transform`` edits both saved dicts
+        before they are loaded (an older torch's layout). Both follow the twin from now on."""
+        if transform is not None:
+            edit = transform
+            transfer = transfer or (lambda saved, fresh: fresh.load_state_dict(edit(saved.state_dict())))
         variant = variant or self.variant
         other = f", variant {variant}" if variant != self.variant else ""
         self.ctx.script.add(f"state = {self.label}.state_dict()")
@@ -126,7 +134,7 @@ class Twin:
         candidate = self.ctx.make(self._regroup(self.candidate.params()), self.hyper, variant)
         (transfer or _load)(self.candidate, candidate)
         reference = self.ctx.make_reference(self._regroup(self.reference.params()), self.hyper)
-        _load(self.reference, reference)
+        reference.load_state_dict((transform or (lambda d: d))(self.reference.state_dict()))
         self.followers += [candidate, reference]
         return candidate, reference
 
@@ -150,10 +158,12 @@ class Twin:
             got, want = self.params()
             self.ctx.expect_params(got, want, headline, f"after step {self.t}", run=self.label)
 
-    def check_state(self, headline: str) -> None:
-        """The candidate's state dict equals the reference's: same params with state, same keys, values
-        within the tolerance, same param groups."""
+    def check_state(self, headline: str, *, strict: bool = False) -> None:
+        """The candidate's state dict equals the reference's: values within the tolerance, same param
+        groups; ``strict``: the layout too (same params with state, every key; see
+        ``compare.state_dicts``)."""
         if not self.stopped:
             got, want = self.candidate.state_dict(), self.reference.state_dict()
             # The variant's switches (foreach=False...) are in the candidate's groups, not the reference's.
-            self.ctx.expect(compare.state_dicts(got, want, self.ctx.rtol, SWITCHES), headline)
+            problems = compare.state_dicts(got, want, self.ctx.rtol, SWITCHES, self.ctx.declared, strict)
+            self.ctx.expect(problems, headline)

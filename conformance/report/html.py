@@ -79,6 +79,7 @@ def render_html(data: dict[str, Any]) -> str:
             banner=model.banner(data),
             header=model.header(env),
             labels=model.LABELS,
+            total_labels=model.TOTAL_LABELS,
             outcomes=model.OUTCOMES,
             total=model.totals(records),
             matrices=model.matrices(records),
@@ -86,6 +87,8 @@ def render_html(data: dict[str, Any]) -> str:
             detailed=details[:MAX_DETAILED],
             charts=charts,
             unmatched=data.get("unmatched_deviations") or [],
+            spec_notes=model.spec_note_rows(data),
+            spec_notes_text=model.SPEC_NOTES_TEXT,
             speed=_speed(data["bench"]) if data.get("bench") else None,
         )
     )

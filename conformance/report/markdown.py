@@ -34,14 +34,14 @@ def render_markdown(data: dict[str, Any]) -> str:
     lines += ["", "## Totals", ""]
     lines.append(
         _table(
-            [[model.LABELS[o], total.counts[o]] for o in model.OUTCOMES] + [["total", total.total]],
+            [[model.TOTAL_LABELS[o], total.counts[o]] for o in model.OUTCOMES] + [["total", total.total]],
             ["outcome", "checks"],
         )
     )
     lines += ["", "## Matrix", "", "Each cell: outcomes / checks run (worst norm-wise relative error)."]
     for m in model.matrices(records):
         lines += ["", f"### {m.title}", "", _matrix(m)]
-    failures = [d for d in model.details(data) if d.outcome in ("failed", "xpassed")]
+    failures = [d for d in model.details(data) if d.outcome in ("failed", "error", "xpassed")]
     if failures:
         lines += ["", "## Failures", ""]
         for d in failures:
@@ -52,12 +52,42 @@ def render_markdown(data: dict[str, Any]) -> str:
         lines += ["", "## Known deviations", ""]
         rows = sorted({(d.title, d.deviation["reason"], d.deviation["upstream"]) for d in deviations})
         lines.append(_table([list(r) for r in rows], ["test", "reason", "upstream"]))
+    lines += _spec_notes(model.spec_note_rows(data))
     if data.get("unmatched_deviations"):
         lines += ["", "## Known-deviation entries that matched no test", ""]
         lines += [f"- `{d['test']}`: {d['reason']} ({d['upstream']})" for d in data["unmatched_deviations"]]
     if data.get("bench"):
         lines += ["", *_speed(data["bench"])]
     return "\n".join(lines) + "\n"
+
+
+def _spec_notes(rows: list[model.SpecNoteRow]) -> list[str]:
+    """Where torch's code and docs disagree: the spec follows the code; a failing check whose candidate
+    follows the documentation is counted against its note."""
+    if not rows:
+        return []
+    lines = [
+        "",
+        "## Spec notes: where torch's code and its documentation disagree",
+        "",
+        model.SPEC_NOTES_TEXT,
+        "",
+    ]
+    table = [
+        [
+            f"`{r.note.get('id')}`",
+            r.note.get("subject"),
+            r.note.get("documented"),
+            r.note.get("actual"),
+            f"[code]({r.source_link}), [docs]({r.docs_link})",
+            len(r.tests),
+        ]
+        for r in rows
+    ]
+    lines.append(
+        _table(table, ["note", "class", "the documentation says", "torch does", "links", "failures"])
+    )
+    return lines
 
 
 def _speed(bench: dict[str, Any]) -> list[str]:

@@ -221,11 +221,19 @@ def _sparse(draw: Any, optimizer: str, shape: tuple[int, ...], allowed: bool) ->
     return allowed and optimizer in SPARSE_OPTIONAL and takes_rows and draw(_SPARSE)
 
 
+def _without(options: dict[str, Any], lacks: frozenset[str]) -> dict[str, Any]:
+    return {k: v for k, v in options.items() if k not in lacks}
+
+
 @st.composite
-def optimizer_examples(draw: Any, optimizer: str, dtype: str, sparse: bool = True) -> OptimizerExample:
+def optimizer_examples(
+    draw: Any, optimizer: str, dtype: str, sparse: bool = True, lacks: frozenset[str] = frozenset()
+) -> OptimizerExample:
     """Examples of ``optimizer`` whose numbers are exact in ``dtype``; ``sparse``: the candidate takes
-    sparse gradients (where the optimizer does)."""
-    hyper = draw(hyperparameters(optimizer))
+    sparse gradients (where the optimizer does); ``lacks``: options the candidate's class does not have,
+    never drawn (left at their defaults; an example whose rules then fail is refused by the reference and
+    rejected)."""
+    hyper = _without(draw(hyperparameters(optimizer)), lacks)
     lbfgs = optimizer == "LBFGS"
     steps = draw(st.integers(1, MAX_LBFGS_STEPS if lbfgs else MAX_STEPS))
     n_groups = 1 if optimizer in SINGLE_GROUP else draw(st.integers(1, MAX_GROUPS))
@@ -234,7 +242,7 @@ def optimizer_examples(draw: Any, optimizer: str, dtype: str, sparse: bool = Tru
         group_shapes = draw(_shapes(optimizer))
         sizes.append(len(group_shapes))
         shapes += group_shapes
-        overrides.append(draw_overrides(draw, optimizer, hyper))
+        overrides.append(_without(draw_overrides(draw, optimizer, hyper), lacks))
     objective = draw(st.sampled_from(OBJECTIVES)) if lbfgs else None
     if objective == "rosenbrock" and sum(int(np.prod(s)) for s in shapes) < 2:
         objective = "ill_conditioned_quadratic"
