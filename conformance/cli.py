@@ -15,12 +15,21 @@ from conformance.vectors import DEFAULT_DIR, FORMAT_VERSION
 
 def _generate(args: argparse.Namespace) -> int:
     from conformance.generate import all_files, versions
+    from conformance.report_folder import unwritable
     from conformance.vectors import write_atomically
 
+    # Checked before the minutes of generation, not after them.
+    if problem := unwritable(Path(args.dir).resolve().parent):
+        print(f"optconf vectors generate: --dir {args.dir}: {problem}", file=sys.stderr)
+        return 1
     start = time.perf_counter()
     cases, schedules, swa = optimizer_cases(), scheduler_cases(), swa_cases()
     files = all_files(cases, schedules, swa)
-    size = write_atomically(Path(args.dir), files, versions())
+    try:
+        size = write_atomically(Path(args.dir), files, versions())
+    except OSError as e:
+        print(f"optconf vectors generate: cannot write {args.dir} ({e.strerror or e})", file=sys.stderr)
+        return 1
     elapsed = time.perf_counter() - start
     print(
         f"wrote {len(cases)} optimizer, {len(schedules)} scheduler and {len(swa)} swa_utils cases in "

@@ -20,17 +20,23 @@ class ReportFolderError(Exception):
     """The report folder cannot be written, or another run holds it; one line naming it."""
 
 
-def claim(folder: Path) -> filelock.BaseFileLock:
-    """Create ``folder`` if needed, prove it writable (an unnamed temporary file, so nothing is left behind
-    even if the process dies), and lock it; the caller releases the lock when the run ends."""
+def unwritable(folder: Path) -> str | None:
+    """Why files cannot be written into ``folder`` (created if missing), or ``None``. The proof is an unnamed
+    temporary file: nothing is left behind, even if the process dies."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as e:
-        raise ReportFolderError(
-            f"--report-dir {folder}: cannot write there ({e.strerror or e}); choose another with --report-dir"
-        ) from None
+        return f"cannot write there ({e.strerror or e})"
+    return None
+
+
+def claim(folder: Path) -> filelock.BaseFileLock:
+    """Create ``folder`` if needed, prove it writable and lock it; the caller releases the lock when the run
+    ends (``release``)."""
+    if problem := unwritable(folder):
+        raise ReportFolderError(f"--report-dir {folder}: {problem}; choose another with --report-dir")
     lock = filelock.FileLock(str(folder / LOCK_NAME))
     try:
         lock.acquire(timeout=0)

@@ -36,6 +36,10 @@ HOW = {
     "python -m pip install -e '.[harness,torch]' && python -m pytest conformance --impl=torch": "collect",
     "python -m pip install -e '.[dev]' && ruff check . && python -m pytest": "is .ci/run (tests/ itself)",
     "PYTHONPATH=examples pytest conformance --impl=numpy_sgd_adapter:NumpySGDAdapter": "run",
+    "python -m pytest --pyargs conformance --impl=my-jax-optim": (
+        "my-jax-optim is the README's placeholder for a user's adapter; tests/test_install.py runs "
+        "--pyargs conformance from an installed wheel"
+    ),
     "optconf report reports/latest/results.json --out DIR": "run",
     "optconf report --diff A/results.json B/results.json": "run",
     "pytest conformance --impl=torch --bench --report-dir reports/torch-2.13-cpu": "collect",

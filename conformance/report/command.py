@@ -79,16 +79,20 @@ def run_report(args: argparse.Namespace) -> int:
     except ResultsError as e:
         print(f"optconf report: {e}", file=sys.stderr)
         return 2
-    if args.diff:
-        diff = compare(a, b, args.factor, args.speed_factor)
-        text = render(diff, a, b)
-        print(text, end="")
-        if args.out:
-            write_atomic(Path(args.out), text)
-        return 1 if diff.regressions or (diff.coverage_lost and not args.allow_coverage_loss) else 0
-    out = Path(args.out) if args.out else Path(args.results).parent
-    for path in write_reports(data, out):
-        print(f"wrote {path}")
+    try:
+        if args.diff:
+            diff = compare(a, b, args.factor, args.speed_factor)
+            text = render(diff, a, b)
+            print(text, end="")
+            if args.out:
+                write_atomic(Path(args.out), text)
+            return 1 if diff.regressions or (diff.coverage_lost and not args.allow_coverage_loss) else 0
+        out = Path(args.out) if args.out else Path(args.results).parent
+        for path in write_reports(data, out):
+            print(f"wrote {path}")
+    except OSError as e:
+        print(f"optconf report: cannot write {args.out or out} ({e.strerror or e})", file=sys.stderr)
+        return 2
     return 0
 
 
