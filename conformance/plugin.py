@@ -26,6 +26,7 @@ from conformance.schedules import LoadedSchedule, run_schedule, scheduler_classe
 from conformance.vectors import DEFAULT_DIR, VectorError, Vectors
 
 DEFAULT_DTYPES = ("float64", "float32")
+ALL_DTYPES = ("float64", "float32", "bfloat16", "float16")
 CHECKS = {
     "test_trajectory": run_trajectory,
     "test_single_step": run_single_steps,
@@ -44,7 +45,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--dtype",
         action="append",
         default=None,
-        help="float64, float32 (default both); bfloat16, float16 on request",
+        help="float64, float32 (default both); bfloat16, float16 on request; all: the four",
     )
     group.addoption(
         "--variant", action="append", default=None, help="forloop, foreach, fused (default: all supported)"
@@ -91,6 +92,12 @@ def _split(values: list[str] | None, default: tuple[str, ...] | None) -> list[st
     return [v for value in values for v in value.split(",") if v]
 
 
+def _dtypes(values: list[str]) -> list[str]:
+    """``all`` is every dtype the harness runs: float64, float32, bfloat16, float16."""
+    out = [d for v in values for d in (ALL_DTYPES if v == "all" else (v,))]
+    return list(dict.fromkeys(out))
+
+
 def pytest_configure(config: pytest.Config) -> None:
     impl = config.getoption("--impl")
     try:
@@ -106,7 +113,7 @@ def pytest_configure(config: pytest.Config) -> None:
         adapter=adapter,
         vectors=vectors,
         device=device,
-        dtypes=_split(config.getoption("--dtype"), DEFAULT_DTYPES),
+        dtypes=_dtypes(_split(config.getoption("--dtype"), DEFAULT_DTYPES) or []),
         variants=_split(config.getoption("--variant"), None),
         deviations=deviations,
         tolerances=tolerances,
