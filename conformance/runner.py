@@ -31,6 +31,8 @@ import refimpl.objectives
 from conformance import scalars
 from conformance.adapters.base import NotSupported
 from conformance.declarations import declaration
+from conformance.halfsteps import require_decidable, run_half_steps
+from conformance.lowprec import HALF
 from conformance.metrics import Divergence, running_scales, trajectory_divergence
 from conformance.schemas import array_problem
 from conformance.state import (
@@ -266,6 +268,13 @@ def run_trajectory(
     """The trajectory check. ``running_scale`` measures each array's error against the largest magnitude
     it has had so far (``conformance.metrics.running_scales``), for examples whose steps may cancel."""
     name, steps = case.meta["optimizer"], case.meta["steps"]
+    if dtype in HALF:
+        require_decidable(case, dtype)
+        if "inputs" in case.meta:
+            raise NotSupported(
+                f"a kernel-size case's drawn inputs are not on the {dtype} grid, so its float64 trajectory "
+                f"is no {dtype} reference: the teacher-forced {dtype} check (test_single_step) covers it"
+            )
     start = time.perf_counter()
     run = _build(adapter, case, case.initial(), "", dtype=dtype, device=device, variant=variant)
     closure = _objective_closure(case) if case.meta["objective"] else None
@@ -403,7 +412,10 @@ def _state_pairs(
 
 
 def run_single_steps(adapter: Any, case: LoadedCase, dtype: str, device: str, variant: str) -> CheckResult:
-    """One step from every checkpoint ``k`` (after step k, before step k + 1) that has a next step."""
+    """One step from every checkpoint ``k`` (after step k, before step k + 1) that has a next step; in
+    bfloat16 and float16, every step from the candidate's own values (``conformance.halfsteps``)."""
+    if dtype in HALF:
+        return run_half_steps(adapter, case, dtype, device, variant)
     name = case.meta["optimizer"]
     start = time.perf_counter()
     actual, expected, rtols = [], [], []

@@ -45,7 +45,13 @@ def mutant_classes(module_name: str) -> list[str]:
     ]
 
 
-MUTANTS = sorted(m.name for m in pkgutil.iter_modules(mutants.__path__) if m.name not in NOT_MUTANTS)
+# Mutants wrong in bfloat16/float16 alone run per half dtype in tests/test_lowprec.py.
+HALF_MUTANTS = "adam_half_"
+MUTANTS = sorted(
+    m.name
+    for m in pkgutil.iter_modules(mutants.__path__)
+    if m.name not in NOT_MUTANTS and not m.name.startswith(HALF_MUTANTS)
+)
 
 
 def test_there_are_enough_mutants():

@@ -33,7 +33,8 @@ OPTIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("--device", "cpu (default), cuda, cuda:N", {}),
     (
         "--dtype",
-        "float64, float32 (default both); bfloat16, float16 on request; repeatable or comma-separated",
+        "float64, float32 (default both); bfloat16, float16 on request; all: the four; repeatable or "
+        "comma-separated",
         {"action": "append"},
     ),
     (

@@ -82,13 +82,15 @@ def split(values: list[str] | None) -> list[str] | None:
 
 
 def dtypes(values: list[str] | None, default: tuple[str, ...]) -> list[str]:
+    """The chosen dtypes; ``all`` is every dtype the harness runs (float64, float32, bfloat16, float16)."""
     chosen = split(values)
     if chosen is None:
         return list(default)
+    chosen = list(dict.fromkeys(d for v in chosen for d in (DTYPES if v == "all" else (v,))))
     bad = [d for d in chosen if d not in DTYPES]
     if bad or not chosen:
         raise OptionError(
-            f"--dtype {','.join(bad) or '(empty)'}: unknown dtype; valid: {', '.join(DTYPES)} "
+            f"--dtype {','.join(bad) or '(empty)'}: unknown dtype; valid: {', '.join(DTYPES)}, all "
             "(repeat the option or separate with commas)"
         )
     return chosen

@@ -21,13 +21,16 @@ class KernelFault:
 
     @torch.no_grad()
     def step(self, closure: Any = None) -> Any:
-        groups = [g for g in self.param_groups if any(g.get(v) for v in self.variants)]
+        groups = [g for g in self.param_groups if self.faulty(g)]
         undo = [self.before(g) for g in groups]
         try:
             return super().step(closure)
         finally:
             for group, saved in zip(groups, undo, strict=True):
                 self.after(group, saved)
+
+    def faulty(self, group: dict[str, Any]) -> bool:
+        return any(group.get(v) for v in self.variants)
 
     def before(self, group: dict[str, Any]) -> Any:
         return None
@@ -95,6 +98,47 @@ class BlockBoundarySkipped(KernelFault):
                 p.detach().copy_(whole.reshape(p.shape))
             else:
                 flat[index] = values
+
+
+class HalfPrecisionFault(KernelFault):
+    """A fault in every variant, for bfloat16 and float16 params alone (float64 and float32 are right)."""
+
+    def faulty(self, group: dict[str, Any]) -> bool:
+        return any(p.dtype in (torch.bfloat16, torch.float16) for p in group["params"])
+
+    def after(self, group: dict[str, Any], saved: Any) -> None:
+        group.update(saved)
+
+
+class DoubledLr(HalfPrecisionFault):
+    def before(self, group: dict[str, Any]) -> Any:
+        saved = {"lr": group["lr"]}
+        group["lr"] = 2 * group["lr"]
+        return saved
+
+
+class DefaultEps(HalfPrecisionFault):
+    """The group's eps is ignored for the constructor's default, 1e-8."""
+
+    def before(self, group: dict[str, Any]) -> Any:
+        saved = {"eps": group["eps"]}
+        group["eps"] = 1e-8
+        return saved
+
+
+class NoBiasCorrection(HalfPrecisionFault):
+    """Adam's update without bias corrections, lr * m / (sqrt(v) + eps), obtained from torch's own kernels by
+    giving them lr * (1 - beta1^t) / sqrt(1 - beta2^t) and eps / sqrt(1 - beta2^t)."""
+
+    def before(self, group: dict[str, Any]) -> Any:
+        saved = {"lr": group["lr"], "eps": group["eps"]}
+        steps = [float(self.state[p]["step"]) for p in group["params"] if "step" in self.state.get(p, {})]
+        t = (steps[0] if steps else 0.0) + 1
+        beta1, beta2 = group["betas"]
+        root2 = (1 - beta2**t) ** 0.5
+        group["lr"] = group["lr"] * (1 - beta1**t) / root2
+        group["eps"] = group["eps"] / root2
+        return saved
 
 
 def kernel_mutant(base: type, fault: type, variants: tuple[str, ...]) -> type:

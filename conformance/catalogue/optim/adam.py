@@ -69,5 +69,14 @@ CASES = [
         objective="rosenbrock",
         steps=60,
     ),
+    OptimCase(
+        "Adam",
+        {"lr": 0.5, "eps": 1.0},
+        ("lr", "eps", "betas[0]", "betas[1]"),
+        "for half precision: updates as large as the params and an eps as large as sqrt(v), so that a wrong "
+        "lr, eps or bias correction moves bfloat16's 8 bits by tens of ULPs (conformance/lowprec.py)",
+        steps=8,
+        tag="half",
+    ),
     *kernel_cases("Adam", {"lr": 0.01, "weight_decay": 0.1, "amsgrad": True}),
 ]

@@ -1,0 +1,56 @@
+"""The low-precision check (conformance/lowprec.py, conformance/halfsteps.py): its rounding is torch's, its
+unit is right, torch's fused kernels pass it, and a doubled lr, a wrong eps or a dropped bias correction made
+in half precision alone fails it, in bfloat16 alone and in float16 alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from run_conformance import conformance
+
+from conformance import lowprec
+
+torch = pytest.importorskip("torch")
+
+HALF_MUTANTS = ["adam_half_doubled_lr", "adam_half_default_eps", "adam_half_no_bias_correction"]
+
+
+@pytest.mark.parametrize("dtype", lowprec.HALF)
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast")
+def test_rounding_is_torchs(dtype):
+    """Round to nearest, ties to even, from float32 values: as torch's ``.to(dtype)``, ties and overflow
+    included (a float32 value half-way between two bfloat16 ones, 65520 to float16's inf)."""
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(100_000) * np.exp(rng.uniform(-30, 30, 100_000))).astype(np.float32)
+    ties = (np.arange(1, 2001, dtype=np.uint32) << 16 | 0x8000).view(np.float32)  # bfloat16 ties
+    x = np.concatenate([x, ties, np.float32([0.0, -0.0, 65519.0, 65520.0, 1e-8])])
+    theirs = torch.from_numpy(x).to(getattr(torch, dtype)).float().numpy()
+    np.testing.assert_array_equal(lowprec.to_grid(x, dtype), theirs)
+
+
+@pytest.mark.parametrize("dtype", lowprec.HALF)
+def test_ulp_is_the_spacing_of_the_dtype(dtype):
+    values = torch.tensor([1.0, 1.5, 3.0, 1e-3, 0.0], dtype=getattr(torch, dtype))
+    following = torch.nextafter(values, torch.full_like(values, float("inf")))
+    np.testing.assert_array_equal(
+        lowprec.ulp(values.float().numpy(), dtype), (following - values).float().numpy()
+    )
+
+
+def test_torch_fused_passes_the_half_check(tmp_path, capsys):
+    code, out = conformance(
+        "torch", "adam/ and half and test_single_step", tmp_path, capsys, "--dtype", "bfloat16,float16"
+    )
+    assert code == 0 and "2 passed" in out.replace("optim-conformance", ""), out[-3000:]
+
+
+@pytest.mark.parametrize("dtype", lowprec.HALF)
+@pytest.mark.parametrize("name", HALF_MUTANTS)
+def test_half_precision_mutant_fails_the_half_check(name, dtype, tmp_path, capsys):
+    """The teacher-forced check alone (test_single_step) catches it, in this one half dtype."""
+    impl = f"torch:mutants.{name}"
+    code, out = conformance(impl, "adam/ and test_single_step", tmp_path, capsys, "--dtype", dtype)
+    assert code == 1 and "does not conform" in out and "ULPs" in out, out[-3000:]
+    # (without the kernel-size cases, where torch's own fused Adam has known deviations in float64/float32)
+    code, out = conformance(impl, "adam/ and test_single_step and not kernel", tmp_path, capsys)
+    assert code == 0, f"{name} is wrong in float64/float32 too:\n{out[-3000:]}"
