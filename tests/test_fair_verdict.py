@@ -227,3 +227,13 @@ def test_zero_expected_values_get_an_absolute_floor():
         scales = floored(expected)
         d = trajectory_divergence(actual, expected, [1e-12] * 3, 2.2e-16, scales)
         assert (d.first_bad_step is None) is passes
+
+
+def test_the_readmes_declaration_example_is_complete_and_conforms(tmp_path, capsys, monkeypatch):
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    (block,) = re.findall(r"```python\n(# keras_port.py.*?)```", readme, re.S)
+    (tmp_path / "keras_port.py").write_text(block)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    select = "adam/lr0.01-float or [Adam-default] or [Adam:lr-default] or test_invalid_argument[Adam:lr"
+    code, out, records = run("keras_port:Adapter", select, tmp_path, capsys)
+    assert code == 0 and by_outcome(records, "passed"), out[-3000:]
