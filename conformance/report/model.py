@@ -208,6 +208,9 @@ def upstream_url(upstream: str) -> str | None:
     return f"https://github.com/{match[1]}/issues/{match[2]}" if match else None
 
 
+NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(\.\d+)?(e[-+]?\d+)?(?!\w)")
+BEYOND = re.compile(r"beyond tolerance after step \d+: (.*)")
+VECTOR_CHECKS = ("test_trajectory", "test_single_step", "test_schedule")
 REPRODUCE_MARK = "\n  reproduce:\n"
 
 
@@ -218,20 +221,16 @@ def split_message(record: dict[str, Any], candidate: str) -> tuple[str, str]:
     head, mark, tail = message.partition(REPRODUCE_MARK)
     if mark:
         return head, textwrap.dedent(tail)
-    args = ", ".join(
-        f"{k}={record[k]!r}" for k in ("dtype", "device", "variant") if isinstance(record.get(k), str)
-    )
-    check = str(record.get("check", "test_trajectory")).removeprefix("test_")
+    check = str(record.get("check", "test_trajectory"))
+    keys = ("dtype", "device", "variant") if check in VECTOR_CHECKS else ("device",)
+    args = ", ".join(f"{k}={record[k]!r}" for k in keys if isinstance(record.get(k), str) and record[k])
+    # A vector case reruns by its case id; an API check by its case and the check's name.
+    check = check.removeprefix("test_") if check in VECTOR_CHECKS else f"api:{check}"
     replay = (
         "from conformance.repro import replay\n"
-        f"replay({candidate!r}, {record.get('case', '?')!r}, {args}, check={check!r})"
+        f"replay({candidate!r}, {record.get('case', '?')!r}, {args + ', ' if args else ''}check={check!r})"
     )
     return message, replay
-
-
-NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(\.\d+)?(e[-+]?\d+)?(?!\w)")
-BEYOND = re.compile(r"beyond tolerance after step \d+: (.*)")
-VECTOR_CHECKS = ("test_trajectory", "test_single_step", "test_schedule")
 
 
 def cause(record: dict[str, Any]) -> str:
