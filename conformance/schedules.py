@@ -10,6 +10,7 @@ What is compared: every group's lr (and momentum or beta1 where a scheduler cycl
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Callable
@@ -55,8 +56,9 @@ class LoadedSchedule:
     @classmethod
     def load(cls, vectors: Vectors, case_id: str) -> LoadedSchedule:
         """The case, its scheduler specs checked first: a function name this harness does not know (vectors
-        from a newer catalogue) or a malformed spec is a one-line ``VectorError``, not a candidate failure."""
-        meta = vectors.describe(case_id)
+        from a newer catalogue) or a malformed spec is a one-line ``VectorError``, not a candidate failure.
+        The description is a copy: nothing a check or a candidate does to it reaches later checks."""
+        meta = copy.deepcopy(vectors.describe(case_id))
         try:
             for spec in meta["schedulers"]:
                 resolved(spec)

@@ -28,6 +28,8 @@ def _matrix(m: model.Matrix) -> str:
 def render_markdown(data: dict[str, Any]) -> str:
     env, records = data["environment"], data["records"]
     lines = [f"# Conformance report: {env.get('candidate', '?')}", ""]
+    if warning := model.banner(data):
+        lines += [f"> **{warning}**", ""]
     lines.append(
         _table([[k, f"`{v}`" if k == "command line" else v] for k, v in model.header(env)], ["", ""])
     )
@@ -62,12 +64,42 @@ def render_markdown(data: dict[str, Any]) -> str:
         lines += ["", "## Known deviations", ""]
         rows = sorted({(d.title, d.deviation["reason"], d.deviation["upstream"]) for d in deviations})
         lines.append(_table([list(r) for r in rows], ["test", "reason", "upstream"]))
+    lines += _spec_notes(model.spec_note_rows(data))
     if data.get("unmatched_deviations"):
         lines += ["", "## Known-deviation entries that matched no test", ""]
         lines += [f"- `{d['test']}`: {d['reason']} ({d['upstream']})" for d in data["unmatched_deviations"]]
     if data.get("bench"):
         lines += ["", *_speed(data["bench"])]
     return "\n".join(lines) + "\n"
+
+
+def _spec_notes(rows: list[model.SpecNoteRow]) -> list[str]:
+    """Where torch's code and docs disagree: the spec follows the code; a failing check whose candidate
+    follows the documentation is counted against its note."""
+    if not rows:
+        return []
+    lines = [
+        "",
+        "## Spec notes: where torch's code and its documentation disagree",
+        "",
+        model.SPEC_NOTES_TEXT,
+        "",
+    ]
+    table = [
+        [
+            f"`{r.note.get('id')}`",
+            r.note.get("subject"),
+            r.note.get("documented"),
+            r.note.get("actual"),
+            f"[code]({r.source_link}), [docs]({r.docs_link})",
+            len(r.tests),
+        ]
+        for r in rows
+    ]
+    lines.append(
+        _table(table, ["note", "class", "the documentation says", "torch does", "links", "failures"])
+    )
+    return lines
 
 
 def _speed(bench: dict[str, Any]) -> list[str]:

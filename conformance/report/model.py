@@ -44,6 +44,7 @@ DETAILED = ("failed", "error", "xpassed", "xfailed")
 HEADER_KEYS = (
     ("candidate", "candidate"),
     ("candidate_version", "candidate version"),
+    ("package_version", "optim-conformance"),
     ("torch", "torch"),
     ("numpy", "numpy"),
     ("python", "python"),
@@ -52,10 +53,20 @@ HEADER_KEYS = (
     ("platform", "platform"),
     ("dtypes", "dtypes"),
     ("variants", "variants"),
+    ("vectors", "vectors"),
+    ("vectors_format_version", "vectors format"),
+    ("vectors_manifest_sha256", "vectors manifest sha256"),
     ("vectors_torch_version", "vectors made with torch"),
     ("known_deviations_file", "known deviations file"),
     ("date", "date"),
     ("command", "command line"),
+)
+
+
+SPEC_NOTES_TEXT = (
+    "The spec is torch's behaviour: where its code and its documentation disagree, the reference follows the "
+    "code. A candidate that follows the documentation instead fails those cases, with a message naming the "
+    "note; the last column counts such failures in this run."
 )
 
 
@@ -95,6 +106,16 @@ def check_results(data: Any, where: str) -> dict[str, Any]:
     return data
 
 
+def banner(data: dict[str, Any]) -> str | None:
+    """The warning every rendering puts first when the run did not go through every check it selected
+    (``status`` in results.json; results files of older harnesses have none and were complete)."""
+    status = data.get("status")
+    if isinstance(status, dict) and status.get("complete") is False:
+        message = status.get("message") or "interrupted"
+        return f"INCOMPLETE RUN: {message}. The counts cover only the checks that ran."
+    return None
+
+
 def outcome(record: dict[str, Any]) -> str:
     """The record's outcome, with a "not supported" found only at run time counted as such."""
     if record["outcome"] == "skipped" and str(record.get("unsupported", "")).startswith("not supported"):
@@ -103,9 +124,12 @@ def outcome(record: dict[str, Any]) -> str:
 
 
 def algorithm(record: dict[str, Any]) -> tuple[str, str]:
-    """(section, row): optimizers and schedulers get separate matrices."""
+    """(section, row): optimizers, schedulers and the swa_utils (AveragedModel, update_bn) get separate
+    matrices."""
     if record.get("scheduler"):
         return "Schedulers", str(record["scheduler"])
+    if record.get("swa"):
+        return "SWA utilities", str(record["swa"])
     # A record without its optimizer (a check skipped before it ran) is filed under its case id's first
     # word: "adam/lr0.1", "Adam-fused" and "Adam:lr=-1.0" all name the class.
     name = record.get("optimizer") or re.split(r"[/:\[-]", str(record.get("case") or "?"))[0]
@@ -168,12 +192,13 @@ class Matrix:
 
 
 def matrices(records: list[dict[str, Any]]) -> list[Matrix]:
-    """The optimizer matrix, then the scheduler matrix (each only if the run has such records)."""
+    """The optimizer matrix, the scheduler matrix, then the swa_utils matrix (each only if the run has such
+    records)."""
     by_section: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in records:
         by_section[algorithm(r)[0]].append(r)
     out = []
-    for title in ("Optimizers", "Schedulers"):
+    for title in ("Optimizers", "Schedulers", "SWA utilities"):
         section = by_section.get(title)
         if not section:
             continue
@@ -359,3 +384,26 @@ def header(env: dict[str, Any]) -> list[tuple[str, str]]:
     rows = [(label, env[k]) for k, label in HEADER_KEYS if k in env]
     rows += [(k, v) for k, v in env.items() if k not in known]
     return [(label, ", ".join(map(str, v)) if isinstance(v, list) else _format(v)) for label, v in rows]
+
+
+@dataclass
+class SpecNoteRow:
+    """A spec note as the report lists it, with the failing checks whose candidate followed its
+    documentation (records carrying its id)."""
+
+    note: dict[str, Any]
+    tests: list[str]
+    source_link: str | None
+    docs_link: str | None
+
+
+def spec_note_rows(data: dict[str, Any]) -> list[SpecNoteRow]:
+    """Every spec note of the run (``results.json``'s ``spec_notes``), in file order."""
+    rows = []
+    for note in data.get("spec_notes") or []:
+        if not isinstance(note, dict):
+            continue
+        tests = [str(r.get("test")) for r in data["records"] if r.get("spec_note") == note.get("id")]
+        links = [upstream_url(str(note.get(k, ""))) for k in ("source", "docs")]
+        rows.append(SpecNoteRow(note, tests, *links))
+    return rows
