@@ -231,7 +231,7 @@ def test_zero_expected_values_get_an_absolute_floor():
 
 def test_the_readmes_declaration_example_is_complete_and_conforms(tmp_path, capsys, monkeypatch):
     readme = (Path(__file__).parent.parent / "README.md").read_text()
-    (block,) = re.findall(r"```python\n(# keras_port.py.*?)```", readme, re.S)
+    (block,) = re.findall(r"```py\n(# keras_port.py.*?)```", readme, re.S)
     (tmp_path / "keras_port.py").write_text(block)
     monkeypatch.syspath_prepend(str(tmp_path))
     select = "adam/lr0.01-float or [Adam-default] or [Adam:lr-default] or test_invalid_argument[Adam:lr"
