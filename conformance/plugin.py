@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from conformance import bench, results
+from conformance import bench, parallel, results
 from conformance.adapters.base import NotSupported
 from conformance.declarations import case_options, declaration, lacking
 from conformance.known_deviations import Item, KnownDeviationError, load, tolerance_override
@@ -103,11 +103,12 @@ class Session:
                 self.capture.suspend_global_capture(in_=True)
             print(f"optim-conformance: {self.status['message']}; report: {self.report_dir}", file=sys.stderr)
             os._exit(pytest.ExitCode.INTERRUPTED)
+    # Under xdist, the controller's view of the collection (nodeids in order), to sort the workers' records.
+    collection_order: list[str] = field(default_factory=list)
 
 
 SESSION = pytest.StashKey[Session]()
 RECORD = pytest.StashKey[dict[str, Any]]()
-RECORDED = pytest.StashKey[bool]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -142,7 +143,7 @@ def pytest_configure(config: pytest.Config) -> None:
         if impl != "torch" and callable(getattr(adapter, "torch_own", None)):
             session.torch_deviations = load("torch")[0]
         session.bench_config = bench.config_from(partial(option, config), device, session.variants)
-        if not config.option.collectonly:
+        if not config.option.collectonly and not parallel.is_worker(config):  # xdist's workers write nothing
             session.lock = claim(session.report_dir)
     except (
         checks.OptionError,
@@ -174,6 +175,8 @@ def pytest_configure(config: pytest.Config) -> None:
             session.skip_reason = "--device cuda: torch is not installed"
     session.capture = config.pluginmanager.get_plugin("capturemanager")
     config.stash[SESSION] = session
+    if not parallel.is_worker(config):
+        config.pluginmanager.register(parallel.Reporter(session), "optim-conformance-reporter")
 
 
 def _register_hypothesis_profiles() -> None:
@@ -581,11 +584,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             record["message"] = str(report.longrepr)[:4000]
         if report.skipped:
             record["unsupported" if outcome == "unsupported" else "skip_reason"] = _skip_reason(report)
-        if item.stash.get(RECORDED, False):  # teardown after a failed call: one record per test
-            session.records[-1] = record
-        else:
-            session.records.append(record)
-            item.stash[RECORDED] = True
+        # The process that reports (this one, or xdist's controller) collects it: parallel.Reporter.
+        parallel.attach(report, record)
     return report
 
 
@@ -627,8 +627,13 @@ def run_status(session: Session, exitstatus: int, why: str | None = None) -> dic
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = session.config.stash.get(SESSION, None)
+    if state is not None and parallel.is_worker(session.config):
+        parallel.finish_worker(session.config, state)  # the controller writes the report
+        return
     if state is None or not state.records or session.config.option.collectonly:
         return  # nothing ran: the previous report (if any) stays as it is
+    state.records = parallel.in_collection_order(state.records, state.collection_order)
+    state.planned = state.planned or state.collection_order  # xdist's controller collects nothing itself
     status = run_status(state, exitstatus)
     if not status["complete"] and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED  # an incomplete run never exits 0

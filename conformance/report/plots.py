@@ -85,4 +85,6 @@ def render(chart: Chart, chart_id: str, matplotlib: bool = True) -> str:
             return _matplotlib_svg(chart, chart_id)
     except ImportError:
         pass
+    except (OverflowError, ValueError):  # values at the ends of float64's range (a candidate blowing up) that
+        pass  # matplotlib's log-axis ticker cannot place (seen: OverflowError in LogFormatter): the built-in
     return simple_render(chart)
