@@ -33,7 +33,7 @@ from conformance.adapters.base import NotSupported
 from conformance.declarations import declaration
 from conformance.halfsteps import require_decidable, run_half_steps
 from conformance.lowprec import HALF
-from conformance.metrics import Divergence, running_scales, trajectory_divergence
+from conformance.metrics import Divergence, normwise_error, running_scales, trajectory_divergence
 from conformance.schemas import array_problem
 from conformance.state import (
     NOT_COMPARABLE,
@@ -317,8 +317,29 @@ def run_trajectory(
         time.perf_counter() - start,
         steps,
         step_seconds,
+        details=_beyond(d.first_bad_step, names, actual, expected, rtol, scales),
         notes=sorted(notes),
     )
+
+
+def _beyond(
+    first: int | None,
+    names: list[list[str]],
+    actual: list[list[np.ndarray]],
+    expected: list[list[np.ndarray]],
+    rtol: list[float],
+    scales: list[list[float]] | None,
+) -> list[str]:
+    """Which arrays (params, state entries) are beyond tolerance at the first bad step: what is wrong."""
+    if first is None:
+        return []
+    t = first - 1
+    bad = [
+        f"{name} ({normwise_error(a, e, None if scales is None else scales[t][i]):.3g})"
+        for i, (name, a, e) in enumerate(zip(names[t], actual[t], expected[t], strict=True))
+        if normwise_error(a, e, None if scales is None else scales[t][i]) > rtol[t]
+    ]
+    return [f"beyond tolerance after step {first}: {', '.join(bad)}"] if bad else []
 
 
 def _resumed(adapter: Any, run: Any, case: LoadedCase, k: int, dtype: str, device: str, variant: str) -> Any:

@@ -58,8 +58,8 @@ def _with_scalars(meta: dict[str, Any], move: Any) -> dict[str, Any]:
     """``meta`` with every float hyperparameter -- constructor (the defaults it leaves out included: the
     candidate keeps those in its precision too), group overrides, changes -- moved."""
     meta = copy.deepcopy(meta)
-    hyper = {**reference_defaults(meta["optimizer"]), **meta["hyper"]}
-    meta["hyper"] = {k: _moved(v, move) for k, v in hyper.items() if _moved(v, move) is not v}
+    defaults = {k: v for k, v in reference_defaults(meta["optimizer"]).items() if _moved(v, move) is not v}
+    meta["hyper"] = {k: _moved(v, move) for k, v in {**defaults, **meta["hyper"]}.items()}
     for group in meta["groups"]:
         group["overrides"] = {k: _moved(v, move) for k, v in group["overrides"].items()}
     meta["changes"] = {t: [[g, k, _moved(v, move)] for g, k, v in c] for t, c in meta["changes"].items()}

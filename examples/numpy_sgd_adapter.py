@@ -6,6 +6,9 @@ Run it against the suite (from the repository root):
 
 It declares only SGD, and none of the optional features (loading optimizer state, sparse gradients,
 complex params), so every other case is reported as "not supported" and the summary shows the denominator.
+Like most ports it does not validate its arguments (a negative lr is taken), and says so in its class's
+``ClassDeclaration``: the argument-validation checks are "not supported" for it, and its arithmetic is judged
+everywhere else.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from conformance.adapters.base import Capabilities
+from conformance.adapters.base import Capabilities, ClassDeclaration
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
 
@@ -78,7 +81,11 @@ class NumpySGDAdapter:
         return "numpy-sgd 1.0 (example)"
 
     def capabilities(self) -> Capabilities:
-        return Capabilities(optimizers=frozenset({"SGD"}), features=frozenset())
+        return Capabilities(
+            optimizers=frozenset({"SGD"}),
+            features=frozenset(),
+            declarations={"SGD": ClassDeclaration(validates=False)},
+        )
 
     def make_optimizer(
         self,

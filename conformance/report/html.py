@@ -84,6 +84,7 @@ def render_html(data: dict[str, Any]) -> str:
             total=model.totals(records),
             matrices=model.matrices(records),
             details=details,
+            causes=model.causes(data),
             detailed=details[:MAX_DETAILED],
             charts=charts,
             unmatched=data.get("unmatched_deviations") or [],

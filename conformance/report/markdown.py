@@ -8,6 +8,9 @@ from tabulate import tabulate
 
 from conformance.report import model, speed
 
+# Checks listed under a cause; the rest are counted.
+LISTED = 30
+
 
 def _table(rows: list[list[Any]], headers: list[str] | tuple[str, ...]) -> str:
     return tabulate(rows, headers=list(headers), tablefmt="github")
@@ -41,12 +44,21 @@ def render_markdown(data: dict[str, Any]) -> str:
     lines += ["", "## Matrix", "", "Each cell: outcomes / checks run (worst norm-wise relative error)."]
     for m in model.matrices(records):
         lines += ["", f"### {m.title}", "", _matrix(m)]
-    failures = [d for d in model.details(data) if d.outcome in ("failed", "error", "xpassed")]
+    failures = {d.title: d for d in model.details(data) if d.outcome in ("failed", "error", "xpassed")}
     if failures:
-        lines += ["", "## Failures", ""]
-        for d in failures:
+        lines += ["", "## Failures by cause", ""]
+        lines += [
+            "Checks that fail for one root cause are one group; the first one's message stands for all."
+        ]
+        for c in model.causes(data):
+            label = "suite error" if c.outcome == "error" else c.outcome
+            lines += ["", f"### {c.text} ({len(c.tests)} {label})", ""]
+            lines += [f"- `{t}`" for t in c.tests[:LISTED]]
+            if len(c.tests) > LISTED:
+                lines.append(f"- ... and {len(c.tests) - LISTED} more (results.json lists them all)")
+            d = failures[c.tests[0]]
             body = d.message + "\n  reproduce:\n" + "\n".join("    " + s for s in d.reproduction.splitlines())
-            lines += [f"### {d.title}", "", "```", body, "```", ""]
+            lines += ["", "```", body, "```"]
     deviations = [d for d in model.details(data) if d.outcome == "xfailed" and d.deviation]
     if deviations:
         lines += ["", "## Known deviations", ""]

@@ -21,3 +21,8 @@ class StepLR(lr_scheduler.LRScheduler):
         if epoch <= 0 or epoch % self.step_size:
             return [group["lr"] for group in self.optimizer.param_groups]
         return [group["lr"] * self.gamma for group in self.optimizer.param_groups]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        """What torch's schedulers give when stepped with an epoch (SequentialLR restarts each phase so)."""
+        epoch = max(self.last_epoch - self.late, 0)
+        return [base_lr * self.gamma ** (epoch // self.step_size) for base_lr in self.base_lrs]
