@@ -31,6 +31,10 @@ CANDIDATES = (
     Candidate("torch", "torch", "torch", "torch-{version}-cpu", ("--bench",)),
     Candidate("optax", "optax", "optax", "optax-{version}"),
     Candidate("keras", "keras", "keras", "keras-{version}"),
+    Candidate(
+        "torch:pytorch_optimizer", "pytorch_optimizer", "pytorch-optimizer", "pytorch-optimizer-{version}"
+    ),
+    Candidate("torch:optimi", "optimi", "torch-optimi", "torch-optimi-{version}"),
 )
 
 
@@ -54,7 +58,7 @@ def regenerate(out: Path, only: list[str] | None = None) -> int:
             continue
         v = _version(c.dist)
         if v is None or importlib.util.find_spec(c.module) is None:
-            print(f"skipped {c.impl}: {c.dist} is not installed (optim-conformance[{c.impl}])", flush=True)
+            print(f"skipped {c.impl}: {c.dist} is not installed (optim-conformance[{c.dist}])", flush=True)
             continue
         folder = out / c.folder.format(version=v)
         command = [
