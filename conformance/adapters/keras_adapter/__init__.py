@@ -22,7 +22,14 @@ import numpy as np
 
 from conformance.adapters.base import Capabilities, ClassDeclaration, NotSupported
 from conformance.adapters.jax_support import DTYPES, cast, import_jax, versions
-from conformance.adapters.keras_adapter.optimizers import LACKS, PORTED, STATE_KEYS, KerasPort, keras_port
+from conformance.adapters.keras_adapter.optimizers import (
+    LACKS,
+    PORTED,
+    STATE_KEYS,
+    KerasPort,
+    defaults,
+    keras_port,
+)
 
 NO_GRADIENT = (
     "a param without a gradient: Keras' apply_gradients skips a None gradient, but its optimizer's step "
@@ -110,7 +117,12 @@ class KerasRun:
                     entry[key] = value / (factor * lr) if factor else value
                 state[index] = entry
                 index += 1
-        return {"state": copy.deepcopy(state), "param_groups": copy.deepcopy(self.options)}
+        # The groups' options in torch's layout: torch's defaults, then what the group was built with.
+        groups, start = [], 0
+        for o, variables in zip(self.options, self.variables, strict=True):
+            groups.append({**defaults(self.name), **o, "params": list(range(start, start + len(variables)))})
+            start += len(variables)
+        return {"state": copy.deepcopy(state), "param_groups": copy.deepcopy(groups)}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         saved = state_dict["state"]
