@@ -7,23 +7,25 @@ import sys
 import time
 from pathlib import Path
 
-from conformance.catalogue import optimizer_cases, scheduler_cases
+from conformance import __version__
+from conformance.catalogue import optimizer_cases, scheduler_cases, swa_cases
 from conformance.report.command import add_report_command
-from conformance.vectors import DEFAULT_DIR
+from conformance.vectors import DEFAULT_DIR, FORMAT_VERSION
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from conformance.generate import scheduler_files, vector_files, versions
+    from conformance.generate import all_files, versions
     from conformance.vectors import write_atomically
 
     start = time.perf_counter()
-    cases = optimizer_cases()
-    schedules = scheduler_cases()
-    files = vector_files(cases) + scheduler_files(schedules)
+    cases, schedules, swa = optimizer_cases(), scheduler_cases(), swa_cases()
+    files = all_files(cases, schedules, swa)
     size = write_atomically(Path(args.dir), files, versions())
     elapsed = time.perf_counter() - start
     print(
-        f"wrote {len(cases)} optimizer and {len(schedules)} scheduler cases in {len(files)} files to ", end=""
+        f"wrote {len(cases)} optimizer, {len(schedules)} scheduler and {len(swa)} swa_utils cases in "
+        f"{len(files)} files to ",
+        end="",
     )
     print(f"{args.dir}: ", end="")
     print(f"{size / 1e6:.2f} MB in {elapsed:.1f} s")
@@ -31,8 +33,11 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    from conformance.vectors import recover
     from conformance.verify import verify
 
+    if recover(Path(args.dir)):
+        print(f"{args.dir}: put back the vectors an interrupted generation had set aside", file=sys.stderr)
     problems = verify(Path(args.dir))
     for line in problems:
         print(line, file=sys.stderr)
@@ -44,13 +49,27 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    for case in [*optimizer_cases(args.filter), *scheduler_cases(args.filter)]:
-        print(f"{case.id}\n    observes: {', '.join(case.observes)}\n    why: {case.why}")
+    """The cases stored in ``--dir`` (what a run against those vectors checks), not the catalogue's."""
+    from conformance.vectors import VectorError, Vectors
+
+    try:
+        vectors = Vectors(args.dir)
+        cases = [vectors.describe(c) for c in vectors.case_ids() if args.filter in c]
+    except VectorError as e:
+        print(f"optconf vectors list: {e}", file=sys.stderr)
+        return 1
+    for case in cases:
+        print(f"{case['id']}\n    observes: {', '.join(case['observes'])}\n    why: {case['why']}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="optconf", description=__doc__)
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"optconf {__version__} (optim-conformance; reads vectors format {FORMAT_VERSION})",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     vectors = commands.add_parser("vectors", help="golden vectors: generate, verify, list")
     actions = vectors.add_subparsers(dest="action", required=True)

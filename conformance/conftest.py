@@ -1,21 +1,17 @@
-"""Loads the conformance plugin for ``pytest conformance``."""
+"""Loads the plugin proper when the conformance tests are collected (``pytest conformance`` in a checkout, or
+``pytest --pyargs conformance`` anywhere): the ``pytest11`` entry point (:mod:`conformance.options`) only
+registers options, so that the installed suite stays inert in every other pytest session."""
 
-from conformance.plugin import (  # noqa: F401  (pytest finds hooks and fixtures by name)
-    conformance_check,
-    conformance_param,
-    pytest_addoption,
-    pytest_collection_modifyitems,
-    pytest_configure,
-    pytest_generate_tests,
-    pytest_report_teststatus,
-    pytest_runtest_makereport,
-    pytest_sessionfinish,
-    pytest_terminal_summary,
-)
+import pytest
 
-try:  # the property layer's Hypothesis profiles, registered before Hypothesis loads --hypothesis-profile
-    from conformance.profiles import register as register_hypothesis_profiles
-except ImportError:  # pragma: no cover - without Hypothesis the property tests skip as not supported
-    pass
-else:
-    register_hypothesis_profiles()
+from conformance import options
+
+
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    """A source tree run without installing the package has no entry point: its options come from here."""
+    if not pluginmanager.is_registered(options):
+        options.add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    options.activate(config)

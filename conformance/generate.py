@@ -15,12 +15,15 @@ from typing import Any
 import numpy as np
 
 import refimpl
-import refimpl.lr_scheduler
 import refimpl.objectives
 import refimpl.optim
+from conformance import pinned
 from conformance.adapters.refimpl_adapter import RefimplAdapter
+from conformance.catalogue import SCHEDULER_MODULES, SWA_MODULES
 from conformance.catalogue.model import Gradients, OptimCase, SchedCase, jsonable, seed_of
+from conformance.catalogue.swa_model import AveragedCase, UpdateBnCase
 from conformance.schedules import make_run, play
+from conformance.swa import averaged_arrays, averaged_inputs, update_bn_arrays, update_bn_inputs
 from conformance.vectors import TORCH_VERSION, VectorFile, json_bytes, npz_bytes
 from refimpl.optim import SparseGrad
 
@@ -37,6 +40,9 @@ class OptimRecord:
 
 
 def initial_params(case: OptimCase) -> list[np.ndarray]:
+    if case.inputs:
+        shapes = [shape for group in case.groups for shape in group.shapes]
+        return [pinned.uniform(f"{case.seed_name}/init/{i}", shape) for i, shape in enumerate(shapes)]
     rng = np.random.default_rng(seed_of(case.seed_name + "/init"))
     params = []
     for group in case.groups:
@@ -53,6 +59,8 @@ def draw_gradient(case: OptimCase, t: int, i: int, param: np.ndarray) -> np.ndar
     spec: Gradients = case.gradients
     if spec.none_every and (t + i) % spec.none_every == 0 and (t, i) != (0, 0):
         return None
+    if case.inputs:
+        return pinned.uniform(f"{case.seed_name}/grad/{t}/{i}", param.shape) * spec.scale
     rng = np.random.default_rng([seed_of(case.seed_name + "/grad"), t, i])
 
     def normal(shape: tuple[int, ...]) -> np.ndarray:
@@ -129,12 +137,17 @@ def grad_arrays(
 
 
 def run_optim_case(
-    case: OptimCase, params: list[np.ndarray] | None = None, gradient: GradientSource | None = None
+    case: OptimCase,
+    params: list[np.ndarray] | None = None,
+    gradient: GradientSource | None = None,
+    optimizer_class: type | None = None,
 ) -> OptimRecord:
     """The reference's run of ``case``. ``params`` and ``gradient(t, i, param)`` replace the case's seeded
-    draws where given: the property-based layer runs the examples Hypothesis draws through this same code."""
+    draws where given: the property-based layer runs the examples Hypothesis draws through this same code.
+    ``optimizer_class`` replaces the reference's class (a spec note's documented variant)."""
     params = initial_params(case) if params is None else [p.copy() for p in params]
-    opt = getattr(refimpl.optim, case.optimizer)(build_groups(case, [p.copy() for p in params]), **case.hyper)
+    cls = optimizer_class or getattr(refimpl.optim, case.optimizer)
+    opt = cls(build_groups(case, [p.copy() for p in params]), **case.hyper)
     live = [p for _, _, p in opt.indexed_params()]
     record = OptimRecord(meta=case.describe())
     arrays = record.arrays
@@ -182,7 +195,24 @@ def run_optim_case(
     if evals:
         arrays["evals"] = np.asarray(evals, dtype=np.int64)
     record.meta["checkpoint_param_groups"] = checkpoint_groups
+    if case.inputs:
+        inputs = {k: v for k, v in arrays.items() if k.startswith(("init/", "grads/"))}
+        record.meta["inputs"]["sha256"] = pinned.digest(inputs)
     return record
+
+
+def stored_arrays(record: OptimRecord) -> dict[str, np.ndarray]:
+    """What the vectors keep of a case: every array, or for a generated case (its inputs drawn again from
+    the pinned generator, its expected values computed by the reference at load time) the params after
+    every step at the positions ``pinned.spot_indices`` picks: a check that the reference still computes
+    what it computed when the vectors were made."""
+    if "inputs" not in record.meta:
+        return record.arrays
+    return {
+        f"spot/{k}": v.reshape(-1)[pinned.spot_indices(v.size)]
+        for k, v in record.arrays.items()
+        if k.startswith("params/")
+    }
 
 
 def versions() -> dict[str, str]:
@@ -197,23 +227,28 @@ def vector_files(cases: list[OptimCase]) -> list[VectorFile]:
     """One ``.npz`` and one ``.json`` per optimizer, holding all of its cases."""
     by_file: dict[str, list[OptimRecord]] = {}
     for case in cases:
-        by_file.setdefault(refimpl.optim.MODULES[case.optimizer], []).append(run_optim_case(case))
+        by_file.setdefault(f"optim/{refimpl.optim.MODULES[case.optimizer]}", []).append(run_optim_case(case))
+    return _array_files(by_file)
+
+
+def _array_files(by_file: dict[str, list[OptimRecord]]) -> list[VectorFile]:
+    """``<stem>.npz`` (every record's arrays, keyed ``<case id>/<name>``) and ``<stem>.json`` (their
+    descriptions) for each stem."""
     files = []
-    for module, records in sorted(by_file.items()):
+    for stem, records in sorted(by_file.items()):
         ids = [r.meta["id"] for r in records]
-        arrays = {f"{r.meta['id']}/{k}": v for r in records for k, v in r.arrays.items()}
-        files.append(VectorFile(f"optim/{module}.npz", npz_bytes(arrays), ids))
-        files.append(
-            VectorFile(f"optim/{module}.json", json_bytes({r.meta["id"]: r.meta for r in records}), ids)
-        )
+        arrays = {f"{r.meta['id']}/{k}": v for r in records for k, v in stored_arrays(r).items()}
+        files.append(VectorFile(f"{stem}.npz", npz_bytes(arrays), ids))
+        files.append(VectorFile(f"{stem}.json", json_bytes({r.meta["id"]: r.meta for r in records}), ids))
     return files
 
 
-def run_sched_case(case: SchedCase) -> dict[str, Any]:
+def run_sched_case(case: SchedCase, adapter: RefimplAdapter | None = None) -> dict[str, Any]:
     """The case's description with the reference's values under ``expected``: ``{key: rows}``, row ``t``
-    the groups' values after epoch ``t`` (row 0: after construction)."""
+    the groups' values after epoch ``t`` (row 0: after construction). ``adapter`` replaces the reference
+    (one with a spec note's documented variant)."""
     meta = case.describe()
-    adapter = RefimplAdapter()
+    adapter = adapter or RefimplAdapter()
     meta["expected"] = play(meta, lambda: make_run(adapter, meta, "cpu"), list(case.recorded))
     return meta
 
@@ -222,7 +257,7 @@ def scheduler_files(cases: list[SchedCase]) -> list[VectorFile]:
     """One ``sched/<module>.json`` per scheduler class, holding its cases with their expected values."""
     by_file: dict[str, list[dict[str, Any]]] = {}
     for case in cases:
-        by_file.setdefault(refimpl.lr_scheduler.MODULES[case.scheduler], []).append(run_sched_case(case))
+        by_file.setdefault(SCHEDULER_MODULES[case.scheduler], []).append(run_sched_case(case))
     return [
         VectorFile(
             f"sched/{module}.json",
@@ -231,3 +266,26 @@ def scheduler_files(cases: list[SchedCase]) -> list[VectorFile]:
         )
         for module, metas in sorted(by_file.items())
     ]
+
+
+def run_swa_case(case: AveragedCase | UpdateBnCase) -> OptimRecord:
+    """The reference's run of a swa_utils case: its inputs and expected values (arrays), its description."""
+    meta = case.describe()
+    if isinstance(case, AveragedCase):
+        return OptimRecord(averaged_arrays(meta, averaged_inputs(case), RefimplAdapter()), meta)
+    return OptimRecord(update_bn_arrays(meta, update_bn_inputs(case), RefimplAdapter()), meta)
+
+
+def swa_files(cases: list[AveragedCase | UpdateBnCase]) -> list[VectorFile]:
+    """One ``swa/<kind>.npz`` and ``.json`` per kind (averaged_model, update_bn), holding its cases."""
+    by_file: dict[str, list[OptimRecord]] = {}
+    for case in cases:
+        by_file.setdefault(f"swa/{SWA_MODULES[case.describe()['kind']]}", []).append(run_swa_case(case))
+    return _array_files(by_file)
+
+
+def all_files(
+    cases: list[OptimCase], schedules: list[SchedCase], swa: list[AveragedCase | UpdateBnCase]
+) -> list[VectorFile]:
+    """Every vector file of a generation: optimizer, scheduler and swa_utils cases."""
+    return vector_files(cases) + scheduler_files(schedules) + swa_files(swa)

@@ -69,10 +69,11 @@ def rule_violations(table: Any, defaults: Mapping[str, Any]) -> list[dict[str, A
     breaks the rule while every ``Bound`` still holds, so the rule's own error is the one raised.
 
     The search reads the rule's predicate, so a new rule in a table gets its invalid input without anyone
-    writing one. Rules over names the defaults lack (computed values) are left out.
+    writing one. Rules over names the defaults lack (computed values) and rules only a tensor argument
+    breaks (``Rule.tensors_only``: torch's own error inputs cover them) are left out.
     """
     cases = []
-    for rule in (c for c in table.checks if not hasattr(c, "low")):
+    for rule in (c for c in table.checks if not hasattr(c, "low") and not c.tensors_only):
         if not all(name in defaults for name in rule.names):
             continue
         found = _violation(table, rule, defaults)

@@ -20,6 +20,9 @@ One TOML file per implementation, ``conformance/known_deviations/<impl>.toml`` (
     reason = "..."
     upstream = "..."
 
+    Any other key, a value of the wrong type, a dtype or device type that does not exist, or a version
+    specifier that does not parse is an error naming the entry (``conformance.schemas``).
+
     [[tolerance]]                   # per-implementation tolerance overrides, for every check kind (vector
     test = "test_trajectory[lbfgs/*-float32-*]"   # cases, API checks, property tests), selected as
     float32 = 1e-4                  # deviations are (test, class, option, device, variant, torch)
@@ -42,6 +45,11 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+from conformance.schemas import deviations_problem
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -121,21 +129,9 @@ def pattern_matches(pattern: str, test_id: str) -> bool:
 
 
 def version_matches(version: str, specifier: str) -> bool:
-    """``"2.13.0+cpu"`` against ``">=2.11,<2.14"`` (comparison operators on numeric release parts)."""
-
-    def parts(v: str) -> tuple[int, ...]:
-        return tuple(int(x) for x in v.split("+")[0].split(".") if x.isdigit())
-
-    have = parts(version)
-    for clause in specifier.split(","):
-        clause = clause.strip()
-        op = next(o for o in (">=", "<=", "==", "!=", ">", "<") if clause.startswith(o))
-        want = parts(clause[len(op) :])
-        n = max(len(have), len(want))
-        a, b = have + (0,) * (n - len(have)), want + (0,) * (n - len(want))
-        if not {">=": a >= b, "<=": a <= b, "==": a == b, "!=": a != b, ">": a > b, "<": a < b}[op]:
-            return False
-    return True
+    """``"2.13.0+cpu"`` against a PEP 440 specifier such as ``">=2.11,<2.14"`` (pre-releases and nightly
+    builds included: a nightly has the bugs of the release it leads to)."""
+    return SpecifierSet(specifier).contains(Version(version), prereleases=True)
 
 
 class KnownDeviationError(Exception):
@@ -172,25 +168,20 @@ def load(impl: str, path: Path | None = None) -> tuple[list[Deviation], list[Tol
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as e:
         raise KnownDeviationError(f"{path}: invalid TOML ({e})") from None
-    deviations = []
-    for n, entry in enumerate(data.get("deviation", []), 1):
-        missing = [k for k in ("reason", "upstream") if not entry.get(k)]
-        if not any(entry.get(k) for k in ("test", "class", "option")):
-            missing.insert(0, "test, class or option")
-        if missing:
-            raise KnownDeviationError(f"{path}: deviation #{n} lacks {', '.join(missing)}")
-        deviations.append(Deviation(**_selector(entry), reason=entry["reason"], upstream=entry["upstream"]))
-    tolerances = []
-    for n, entry in enumerate(data.get("tolerance", []), 1):
-        if not any(entry.get(k) for k in ("test", "class", "option")) or not entry.get("reason"):
-            raise KnownDeviationError(f"{path}: tolerance #{n} needs a test pattern (or class) and a reason")
-        try:
-            values = {k: float(v) for k, v in entry.items() if k not in (*SELECTORS, "reason")}
-        except (TypeError, ValueError) as e:
-            raise KnownDeviationError(
-                f"{path}: tolerance #{n} has a value that is not a number ({e})"
-            ) from None
-        tolerances.append(Tolerance(**_selector(entry), values=values, reason=entry["reason"]))
+    if bad := deviations_problem(data):
+        raise KnownDeviationError(f"{path}: {bad}")
+    deviations = [
+        Deviation(**_selector(entry), reason=entry["reason"], upstream=entry["upstream"])
+        for entry in data.get("deviation", [])
+    ]
+    tolerances = [
+        Tolerance(
+            **_selector(entry),
+            values={k: float(v) for k, v in entry.items() if k not in (*SELECTORS, "reason")},
+            reason=entry["reason"],
+        )
+        for entry in data.get("tolerance", [])
+    ]
     return deviations, tolerances, path
 
 

@@ -8,9 +8,12 @@ as skipped "not supported", turns known deviations into strict xfails, and at th
 
 from __future__ import annotations
 
+import os
+import shlex
 import sys
 import time
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,46 +21,34 @@ import numpy as np
 import pytest
 
 from conformance import bench, results
-from conformance.adapters import UnknownImplementation, resolve
 from conformance.adapters.base import NotSupported
 from conformance.declarations import case_options, declaration, lacking
 from conformance.known_deviations import Item, KnownDeviationError, load, tolerance_override
+from conformance.options import DEFAULT_CHECK_TIMEOUT, checks, option
+from conformance.report_folder import ReportFolderError, claim, release
 from conformance.runner import CandidateError, LoadedCase, SuiteError, run_single_steps, run_trajectory
 from conformance.schedules import LoadedSchedule, run_schedule, scheduler_classes
-from conformance.vectors import DEFAULT_DIR, VectorError, Vectors
+from conformance.spec_notes import followed_documentation
+from conformance.swa import KIND_CHECKS, SWA_CHECKS, LoadedSwa
+from conformance.timeout import CheckTimeout, deadline
+from conformance.vectors import DEFAULT_DIR, TORCH_VERSION, VectorError, Vectors
 
 DEFAULT_DTYPES = ("float64", "float32")
 CHECKS = {
     "test_trajectory": run_trajectory,
     "test_single_step": run_single_steps,
     "test_schedule": run_schedule,
+    **{name: check for name, (check, _) in SWA_CHECKS.items()},
 }
 # Checks of scheduler cases: lrs are Python floats whatever the params' dtype, so they run once per case and
 # device (``test_schedule[steplr/step_size3-gamma0.5-cpu]``), not per dtype and variant.
 SCHEDULE_CHECKS = frozenset({"test_schedule"})
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("optim-conformance")
-    group.addoption("--impl", default="torch", help="candidate: torch, refimpl, torch:MODULE, MODULE:ATTR")
-    group.addoption("--device", default="cpu", help="cpu (default), cuda, cuda:N")
-    group.addoption(
-        "--dtype",
-        action="append",
-        default=None,
-        help="float64, float32 (default both); bfloat16, float16 on request",
-    )
-    group.addoption(
-        "--variant", action="append", default=None, help="forloop, foreach, fused (default: all supported)"
-    )
-    group.addoption("--vectors", default=str(DEFAULT_DIR), help="vectors directory")
-    group.addoption("--report-dir", default="reports/latest", help="where results.json and the reports go")
-    bench.add_options(group)
-    group.addoption(
-        "--known-deviations",
-        default=None,
-        help="TOML file of known deviations (default: conformance/known_deviations/<impl>.toml if present)",
-    )
+# Warnings the suite itself makes torch give, which say nothing about the candidate: feeding a sparse
+# gradient (torch's own optimizers build sparse tensors from it too, e.g. torch/optim/adagrad.py) warns
+# that sparse invariant checks are "implicitly disabled", once per run, on every green run.
+FILTERED_WARNINGS = ("ignore:Sparse invariant checks are implicitly disabled:UserWarning",)
 
 
 @dataclass
@@ -74,7 +65,16 @@ class Session:
     tolerances: list[Any]
     deviations_file: Path | None
     report_dir: Path
+    check_timeout: float = DEFAULT_CHECK_TIMEOUT
     skip_reason: str | None = None
+    # The command line as the user typed it (``command_line``), for the report.
+    command: str = ""
+    # The lock on report_dir, held from configure to unconfigure (no two runs write one folder).
+    lock: Any = None
+    # The node ids of the checks selected to run: a report covering fewer says it was interrupted.
+    planned: list[str] = field(default_factory=list)
+    # Lines for the terminal header and summary (vectors made for another torch version, ...).
+    notes: list[str] = field(default_factory=list)
     records: list[dict[str, Any]] = field(default_factory=list)
     started: float = field(default_factory=time.time)
     # --bench: what to time (None without it), and the timings once taken (results.json's "bench").
@@ -84,6 +84,25 @@ class Session:
     # re-exporting them): matched only on tests about such classes.
     torch_deviations: list[Any] = field(default_factory=list)
     torch_version: str | None = None
+    # At the end: whether every selected check ran (results.json's "status"), and the files written.
+    status: dict[str, Any] | None = None
+    report_paths: list[Path] = field(default_factory=list)
+    # pytest's capture manager, for the watchdog's last words (``stuck``)
+    capture: Any = None
+
+    def stuck(self, seconds: float) -> None:
+        """A check's candidate ignored the time limit for twice its length (a native call that never returns,
+        or a candidate that took SIGALRM for itself): called from the watchdog thread, it writes the report
+        marked interrupted and ends the process, the one way left not to hang for ever."""
+        why = f"a candidate did not return within {seconds:g} s and could not be interrupted"
+        self.status = run_status(self, pytest.ExitCode.INTERRUPTED, why)
+        try:
+            self.report_paths = results.write(self, [], self.command)
+        finally:
+            if self.capture is not None:  # the check's output is being captured: say it on the terminal
+                self.capture.suspend_global_capture(in_=True)
+            print(f"optim-conformance: {self.status['message']}; report: {self.report_dir}", file=sys.stderr)
+            os._exit(pytest.ExitCode.INTERRUPTED)
 
 
 SESSION = pytest.StashKey[Session]()
@@ -91,45 +110,59 @@ RECORD = pytest.StashKey[dict[str, Any]]()
 RECORDED = pytest.StashKey[bool]()
 
 
-def _split(values: list[str] | None, default: tuple[str, ...] | None) -> list[str] | None:
-    if values is None:
-        return list(default) if default else None
-    return [v for value in values for v in value.split(",") if v]
-
-
 def pytest_configure(config: pytest.Config) -> None:
-    impl = config.getoption("--impl")
+    """Every option, file and the candidate are checked here, before anything runs: a problem is pytest's
+    usage error (exit status 4) with one line naming it. The report folder is claimed last."""
+    _register_hypothesis_profiles()
+    impl = option(config, "--impl", "torch")
     try:
-        adapter = resolve(impl)
-        vectors = Vectors(config.getoption("--vectors"))
-        vectors.check_hashes()
-        deviations, tolerances, deviations_file = load(impl, config.getoption("--known-deviations"))
-        borrowed = (
-            load("torch")[0] if impl != "torch" and callable(getattr(adapter, "torch_own", None)) else []
+        adapter, capabilities = checks.load_candidate(impl)
+        device = checks.device(option(config, "--device", "cpu"), capabilities)
+        variants = checks.variants(option(config, "--variant"), impl, capabilities)
+        session = Session(
+            impl=impl,
+            adapter=adapter,
+            vectors=Vectors(option(config, "--vectors", DEFAULT_DIR)),
+            device=device,
+            dtypes=checks.dtypes(option(config, "--dtype"), DEFAULT_DTYPES),
+            variants=variants,
+            deviations=[],
+            tolerances=[],
+            deviations_file=None,
+            report_dir=Path(option(config, "--report-dir", "reports/latest")),
+            check_timeout=checks.check_timeout(option(config, "--check-timeout", str(DEFAULT_CHECK_TIMEOUT))),
+            torch_version=_torch_version(),
+            command=command_line(config),
         )
-    except (UnknownImplementation, VectorError, KnownDeviationError, NotSupported) as e:
+        session.vectors.check_hashes()
+        session.vectors.validate()
+        session.deviations, session.tolerances, session.deviations_file = load(
+            impl, option(config, "--known-deviations")
+        )
+        if impl != "torch" and callable(getattr(adapter, "torch_own", None)):
+            session.torch_deviations = load("torch")[0]
+        session.bench_config = bench.config_from(partial(option, config), device, session.variants)
+        if not config.option.collectonly:
+            session.lock = claim(session.report_dir)
+    except (
+        checks.OptionError,
+        VectorError,
+        KnownDeviationError,
+        NotSupported,
+        bench.BenchConfigError,
+        ReportFolderError,
+    ) as e:
         raise pytest.UsageError(str(e)) from None
-    device = config.getoption("--device")
-    session = Session(
-        impl=impl,
-        adapter=adapter,
-        vectors=vectors,
-        device=device,
-        dtypes=_split(config.getoption("--dtype"), DEFAULT_DTYPES),
-        variants=_split(config.getoption("--variant"), None),
-        deviations=deviations,
-        tolerances=tolerances,
-        deviations_file=deviations_file,
-        report_dir=Path(config.getoption("--report-dir")),
-        torch_deviations=borrowed,
-        torch_version=_torch_version(),
-    )
-    try:
-        session.bench_config = bench.config_from(config.getoption, device, session.variants)
-    except bench.BenchConfigError as e:
-        raise pytest.UsageError(str(e)) from None
+    for line in FILTERED_WARNINGS:
+        config.addinivalue_line("filterwarnings", line)
+    made_for = session.vectors.manifest.get("torch_version")
+    if made_for != TORCH_VERSION:
+        session.notes.append(
+            f"warning: the vectors in {session.vectors.directory} were made for torch {made_for}; this "
+            f"harness specifies torch {TORCH_VERSION} (regenerate them: optconf vectors generate --dir ...)"
+        )
     device_type = device.split(":")[0]
-    if device_type not in adapter.capabilities().variants:
+    if device_type not in capabilities.variants:
         session.skip_reason = f"{impl} does not run on {device}"
     if device_type == "cuda":
         try:
@@ -139,7 +172,18 @@ def pytest_configure(config: pytest.Config) -> None:
                 session.skip_reason = "--device cuda: CUDA is not available on this machine"
         except ImportError:
             session.skip_reason = "--device cuda: torch is not installed"
+    session.capture = config.pluginmanager.get_plugin("capturemanager")
     config.stash[SESSION] = session
+
+
+def _register_hypothesis_profiles() -> None:
+    """The property layer's profiles (``--hypothesis-profile ci|dev|thorough``), registered only when the
+    suite runs: a user's own profiles of those names stay theirs in their own sessions."""
+    try:
+        from conformance.profiles import register
+    except ImportError:  # without Hypothesis the property tests skip as not supported
+        return
+    register()
 
 
 def _torch_version() -> str | None:
@@ -150,6 +194,20 @@ def _torch_version() -> str | None:
     import torch
 
     return str(torch.__version__)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = config.stash.get(SESSION, None)
+    if session is not None and session.lock is not None:
+        release(session.lock)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    session = config.stash.get(SESSION, None)
+    if session is None:
+        return []
+    limit = f"{session.check_timeout:g} s per check" if session.check_timeout else "none"
+    return [f"optim-conformance: {session.impl} on {session.device}; time limit: {limit}", *session.notes]
 
 
 @dataclass(frozen=True)
@@ -174,7 +232,7 @@ def _params_for(session: Session) -> list[Param]:
     out = []
     for case_id in session.vectors.case_ids():
         meta = session.vectors.describe(case_id)
-        if meta.get("kind") == "scheduler":
+        if meta.get("kind", "optimizer") != "optimizer":
             continue
         name = meta["optimizer"]
         variants_of = getattr(session.adapter, "variants_of", None)
@@ -204,6 +262,31 @@ def _schedule_params(session: Session) -> list[Param]:
             f"not supported: {session.impl} has no {', '.join(missing)}" if missing else None
         )
         out.append(Param(case_id, "", session.device, "", reason))
+    return out
+
+
+def _swa_params(session: Session, check: str) -> list[Param]:
+    """One parametrization per swa_utils case of ``check``'s kind and dtype (no variant: torch's swa_utils
+    have no implementation switch); "not supported" unless the candidate declares every function the case
+    calls in ``Capabilities.swa`` and computes in the dtype."""
+    capabilities = session.adapter.capabilities()
+    out = []
+    for case_id in session.vectors.case_ids():
+        meta = session.vectors.describe(case_id)
+        if KIND_CHECKS.get(meta.get("kind", "")) != check:
+            continue
+        missing = sorted(set(meta["functions"]) - capabilities.swa)
+        for dtype in session.dtypes:
+            reason = session.skip_reason or (
+                f"not supported: {session.impl} has no {', '.join(missing)}"
+                if missing
+                else (
+                    f"not supported: {session.impl} does not compute in {dtype}"
+                    if dtype not in capabilities.dtypes
+                    else None
+                )
+            )
+            out.append(Param(case_id, dtype, session.device, "", reason))
     return out
 
 
@@ -241,8 +324,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     stateless = metafunc.function.__name__ == "test_single_step" and (
         "state_dict" not in session.adapter.capabilities().features
     )
-    schedules = metafunc.function.__name__ in SCHEDULE_CHECKS
-    for p in _schedule_params(session) if schedules else _params_for(session):
+    name = metafunc.function.__name__
+    if name in SWA_CHECKS:
+        found = _swa_params(session, name)
+    else:
+        found = _schedule_params(session) if name in SCHEDULE_CHECKS else _params_for(session)
+    for p in found:
         if stateless and not p.unsupported:
             p = replace(p, unsupported=f"not supported: {session.impl} cannot load optimizer state")
         marks = [pytest.mark.skip(reason=p.unsupported)] if p.unsupported else []
@@ -271,6 +358,8 @@ def item_of(session: Session, name: str, param: Param) -> Item:
         options: set[str] = set(getattr(param, "options", ()))
     elif meta.get("kind") == "scheduler":
         classes, options = scheduler_classes(meta), set()
+    elif results.subject_key(meta) == "swa":  # an AveragedModel or update_bn case
+        classes, options = {meta["swa"]}, set()
     else:
         classes, options = {meta["optimizer"]}, case_options(meta)
     return Item(name, fields, frozenset(classes), frozenset(options), session.torch_version)
@@ -280,6 +369,30 @@ def _torch_own(session: Session, item: Item) -> bool:
     """Whether every class the test is about is torch's own class (identity) in the candidate."""
     own = getattr(session.adapter, "torch_own", None)
     return bool(item.classes) and own is not None and all(own(c) for c in item.classes)
+
+
+def is_check(item: pytest.Item) -> bool:
+    """A test of the suite's own (a vector case, a property, an API check, or an API check's "none"
+    placeholder), as opposed to one of the user's tests collected in the same session."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    return any(name in params for name in PARAM_FIXTURES)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    state = session.config.stash.get(SESSION, None)
+    if state is not None:
+        state.planned = [item.nodeid for item in session.items if is_check(item)]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    """Each check under the time limit (the property layer arms it per example instead: a property test
+    runs hundreds of them)."""
+    session = item.config.stash.get(SESSION, None)
+    if session is None or not is_check(item) or "property_param" in item.callspec.params:
+        return (yield)
+    with deadline(session.check_timeout, session.stuck):
+        return (yield)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -326,9 +439,10 @@ def conformance_check(request: pytest.FixtureRequest, conformance_param: Param) 
     check = request.function.__name__
 
     def run() -> None:
-        schedule = check in SCHEDULE_CHECKS
+        swa, schedule = check in SWA_CHECKS, check in SCHEDULE_CHECKS
+        loader = LoadedSwa if swa else LoadedSchedule if schedule else LoadedCase
         try:
-            case = (LoadedSchedule if schedule else LoadedCase).load(session.vectors, conformance_param.case)
+            case = loader.load(session.vectors, conformance_param.case)
         except VectorError as e:
             raise SuiteError(f"the vectors are broken, not the candidate: {e}") from None
         if override := tolerance_of(session, node.name, conformance_param):
@@ -340,15 +454,16 @@ def conformance_check(request: pytest.FixtureRequest, conformance_param: Param) 
             dtype=p.dtype,
             device=p.device,
             variant=p.variant,
-            **({"scheduler": case.meta["scheduler"]} if schedule else {"optimizer": case.meta["optimizer"]}),
+            **{results.subject_key(case.meta): case.meta[results.subject_key(case.meta)]},
             file=session.vectors.case_file[p.case],
         )
         try:
-            result = CHECKS[check](session.adapter, case, p.dtype, p.device, p.variant)
+            where = (p.dtype, p.device, p.variant)
+            result = CHECKS[check](session.adapter, case, *where)
         except NotSupported as e:
             record["unsupported"] = str(e)
             result = None
-        except CandidateError as e:
+        except (CandidateError, CheckTimeout) as e:
             record["error"] = str(e)
             result = None
         # Outside the except blocks, so the report shows the message, not a chain of tracebacks.
@@ -367,6 +482,11 @@ def conformance_check(request: pytest.FixtureRequest, conformance_param: Param) 
             # The median step time: how fast the candidate ran, without a list per record in results.json.
             step_median_s=float(np.median(result.step_seconds)) if result.step_seconds else None,
         )
+        if not result.passed and (
+            note := followed_documentation(session.adapter, CHECKS[check], case, *where)
+        ):
+            record["spec_note"] = note.id
+            result.details.insert(0, note.message())
         if not result.passed:
             # Kept in the record also when the failure is a known deviation (an xfail), for the report.
             record["message"] = results.failure_message(session, case, p, check, result=result)
@@ -421,20 +541,29 @@ def _param_for(session: Session, item: pytest.Item) -> Param | None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """One record per check, with the outcome pytest counts, so pytest's counts, the summary line and the
+    report agree: a check that errors in setup is a failure, and a non-strict xfail that passes (a property
+    run whose examples did not reach the deviation) is reported to pytest as the pass it is."""
     report = yield
     session = item.config.stash.get(SESSION, None)
     param = _param_for(session, item) if session is not None else None
     if session is None or param is None:
         return report
+    if call.excinfo is not None and isinstance(call.excinfo.value, CheckTimeout):
+        # the innermost frame but the timer's own handler: where the candidate was when time ran out
+        where = [e for e in call.excinfo.traceback if Path(e.path).name != "timeout.py"][-1]
+        report.longrepr = f"{call.excinfo.value}\n  still running at {where.path}:{where.lineno + 1}"
     if report.when == "call" or (report.when != "call" and report.outcome != "passed"):
         record = item.stash.setdefault(RECORD, {})
         outcome = _outcome(report, call, param)
+        if report.passed and hasattr(report, "wasxfail"):
+            record["deviation_not_reached"] = True
         report.conformance_outcome = outcome  # type: ignore[attr-defined]  (pytest_report_teststatus)
         record.setdefault("case", param.case)
         meta = session.vectors.describe(param.case) if param.case in session.vectors.case_file else {}
         # The algorithm the record is about: a scheduler case's scheduler (its optimizer only drives it), an
-        # API check's optimizer, a property test's class.
-        subject = "scheduler" if meta.get("kind") == "scheduler" else "optimizer"
+        # swa_utils case's function, an API check's optimizer, a property test's class.
+        subject = results.subject_key(meta)
         if subject in meta:
             record.setdefault(subject, meta[subject])
         if getattr(param, "optimizer", ""):
@@ -475,23 +604,56 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
     return PYTEST_WORDS.get(outcome) if outcome else None
 
 
+# pytest's exit statuses for a run that did not go through every selected check, and why.
+STOPPED = {
+    pytest.ExitCode.INTERRUPTED: "interrupted",
+    pytest.ExitCode.INTERNAL_ERROR: "the run crashed",
+}
+
+
+def run_status(session: Session, exitstatus: int, why: str | None = None) -> dict[str, Any]:
+    """Whether the run went through every check it selected: results.json's ``status``, from which every
+    report shows an "interrupted after N of M checks" banner when it did not (``why``: the reason, if not
+    the exit status's)."""
+    done = {r["nodeid"] for r in session.records}
+    ran = sum(1 for nodeid in session.planned if nodeid in done)
+    complete = ran == len(session.planned) and exitstatus not in STOPPED
+    status: dict[str, Any] = {"complete": complete, "checks_run": ran, "checks_planned": len(session.planned)}
+    if not complete:
+        why = why or STOPPED.get(pytest.ExitCode(exitstatus), "stopped early (-x or --maxfail)")
+        status["message"] = f"interrupted after {ran} of {len(session.planned)} checks ({why})"
+    return status
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = session.config.stash.get(SESSION, None)
-    if state is None or not state.records:
-        return
+    if state is None or not state.records or session.config.option.collectonly:
+        return  # nothing ran: the previous report (if any) stays as it is
+    status = run_status(state, exitstatus)
+    if not status["complete"] and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED  # an incomplete run never exits 0
     unmatched = [d for d in state.deviations if not d.matched]
-    if state.bench_config is not None and not state.skip_reason:
+    if state.bench_config is not None and not state.skip_reason and status["complete"]:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         names = sorted({r["optimizer"] for r in state.records if r.get("optimizer")})
         progress = reporter.write_line if reporter else (lambda _: None)
         state.bench = bench.run_bench(state.adapter, names, state.bench_config, progress)
-    paths = results.write(state, unmatched, " ".join(sys.argv))
+    state.status = status
+    paths = results.write(state, unmatched, state.command)
     state.report_paths = paths
+
+
+def command_line(config: pytest.Config) -> str:
+    """The command as the user typed it (``pytest --pyargs conformance --impl=torch``), not the path of the
+    script that ran: reports travel between machines."""
+    program = "python -m pytest" if Path(sys.argv[0]).name == "__main__.py" else "pytest"
+    return shlex.join([*program.split(), *config.invocation_params.args])
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     state = terminalreporter.config.stash.get(SESSION, None)
     if state is None or not state.records:
         return
+    terminalreporter.write_sep("=", "optim-conformance summary")
     for line in results.summary_lines(state):
         terminalreporter.write_line(line)

@@ -20,11 +20,12 @@ from typing import Any
 
 import pytest
 
-from conformance import properties, schedule_properties
+from conformance import properties, schedule_properties, swa_properties
 from conformance.adapters.base import NotSupported
 from conformance.declarations import declaration
 from conformance.plugin import RECORD, SESSION, Param, Session, _unsupported, tolerance_of
 from conformance.runner import CandidateError, SuiteError
+from conformance.timeout import CheckTimeout, deadline
 from refimpl.lr_scheduler import MODULES as SCHEDULER_MODULES
 from refimpl.optim import MODULES as OPTIMIZERS
 
@@ -37,10 +38,11 @@ try:
     from conformance.strategies.edges import edge_examples
     from conformance.strategies.optimizers import SPARSE_ONLY, optimizer_examples
     from conformance.strategies.schedulers import COMPOSITES, NESTABLE, scheduler_examples
+    from conformance.strategies.swa import swa_examples
 except ImportError:  # pragma: no cover - the harness without Hypothesis: the property layer is skipped
     given, SPARSE_ONLY, COMPOSITES, NESTABLE = None, frozenset(), (), ()
 
-SCHEDULERS = [name for name in SCHEDULER_MODULES if name != "LRScheduler"]
+SCHEDULERS = [*(name for name in SCHEDULER_MODULES if name != "LRScheduler"), "SWALR"]
 # A scheduler example costs a few hundred microseconds (Python floats only), an optimizer example a few
 # milliseconds: scheduler tests draw this many times the profile's examples for the same time.
 SCHEDULER_EXAMPLES_FACTOR = 10
@@ -109,13 +111,30 @@ def scheduler_params(session: Session) -> list[Param]:
     return out
 
 
+def swa_params(session: Session) -> list[Param]:
+    """AveragedModel and update_bn, per dtype (no variant), with why they cannot run where they cannot."""
+    capabilities = session.adapter.capabilities()
+    out = []
+    for name in swa_properties.SWA_SUBJECTS:
+        for dtype in session.dtypes:
+            reason = session.skip_reason
+            if reason is None and name not in capabilities.swa:
+                reason = f"not supported: {session.impl} has no {name}"
+            if reason is None and dtype not in capabilities.dtypes:
+                reason = f"not supported: {session.impl} does not compute in {dtype}"
+            out.append(Param(name, dtype, session.device, "", _or_no_hypothesis(reason)))
+    return out
+
+
+PARAMS = {"test_scheduler_property": scheduler_params, "test_swa_property": swa_params}
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "property_param" not in metafunc.fixturenames:
         return
     session = metafunc.config.stash[SESSION]
-    schedulers = metafunc.function.__name__ == "test_scheduler_property"
     params = []
-    for p in scheduler_params(session) if schedulers else optimizer_params(session):
+    for p in PARAMS.get(metafunc.function.__name__, optimizer_params)(session):
         marks = [pytest.mark.skip(reason=p.unsupported)] if p.unsupported else []
         params.append(pytest.param(p, id=p.id, marks=marks))
     metafunc.parametrize("property_param", params)
@@ -231,6 +250,24 @@ def _scheduler_kind(session: Session, p: Param) -> Kind:
     )
 
 
+def _swa_kind(session: Session, p: Param) -> Kind:
+    def check(case: Any) -> Any:
+        loaded = swa_properties.reference(case)
+        return swa_properties.check(session.adapter, loaded, p.dtype, p.device)
+
+    def failure(case: Any, result: Any, error: str) -> PropertyFailure:
+        snippet = swa_properties.reproduction(session.impl, case, p.dtype, p.device)
+        unit = "update" if p.case == "AveragedModel" else "pass"
+        details = list(result.details) if result is not None else []
+        run = f"{session.impl} in {p.dtype} on {p.device}"
+        summary = swa_properties.summary(case)
+        return _failure(
+            p.case, summary, run, swa_properties.to_dict(case), snippet, result, error, unit, p.dtype, details
+        )
+
+    return Kind(swa_examples(p.case), [], check, failure, swa_properties.to_dict)
+
+
 @pytest.fixture
 def property_check(request: pytest.FixtureRequest, property_param: Param) -> Callable[[], None]:
     """Run this test's property: boundary examples first, then Hypothesis draws examples until one fails
@@ -246,6 +283,9 @@ def property_check(request: pytest.FixtureRequest, property_param: Param) -> Cal
         if check_name == "test_scheduler_property":
             record.update(scheduler=p.case)
             kind = _scheduler_kind(session, p)
+        elif check_name == "test_swa_property":
+            record.update(swa=p.case, dtype=p.dtype)
+            kind = _swa_kind(session, p)
         else:
             record.update(optimizer=p.case, dtype=p.dtype, variant=p.variant)
             kind = _optimizer_kind(session, p, tolerance_of(session, node.name, p))
@@ -260,7 +300,11 @@ def property_check(request: pytest.FixtureRequest, property_param: Param) -> Cal
             counts["examples"] += 1
             digest.update(json.dumps(kind.serialize(example), sort_keys=True).encode())
             try:
-                result = kind.check(example)
+                with deadline(session.check_timeout, session.stuck):
+                    result = kind.check(example)
+            except CheckTimeout as e:  # not retried by Hypothesis (a BaseException): the example would hang
+                e.failure = kind.failure(example, None, str(e))
+                raise
             except properties.Rejected as e:
                 skip(str(e))
             except NotSupported as e:
@@ -285,6 +329,8 @@ def property_check(request: pytest.FixtureRequest, property_param: Param) -> Cal
             failure = e
         except (Unsatisfiable, FailedHealthCheck):
             found_none = True
+        except CheckTimeout as e:
+            failure = e.failure
         finally:
             record.update(counts, examples_sha256=digest.hexdigest()[:16])
         if failure is not None:  # outside the except block: the report shows the message, not a chain

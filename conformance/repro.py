@@ -19,6 +19,7 @@ import conformance
 from conformance.adapters import resolve
 from conformance.runner import LoadedCase, run_single_steps, run_trajectory
 from conformance.schedules import LoadedSchedule, run_schedule
+from conformance.swa import SWA_CHECKS, LoadedSwa
 from conformance.vectors import DEFAULT_DIR, Vectors
 
 
@@ -42,10 +43,14 @@ def reproduction(
     first_bad: int | None,
     vectors: str | None = None,
 ) -> str:
+    """The snippet; ``vectors`` names the vectors directory of a run given ``--vectors`` (``None``: the
+    project's own), so the snippet loads the vectors the run used."""
     if case.meta.get("kind") == "scheduler":
         return _schedule_snippet(adapter, case, first_bad, vectors) or replay_line(
             impl, case.id, check, param, vectors
         )
+    if check in SWA_CHECKS:
+        return replay_line(impl, case.id, check, param, vectors)
     steps = first_bad or case.meta["steps"]
     simple = (
         impl.startswith("torch")
@@ -142,16 +147,21 @@ def replay(
     vectors: str | None = None,
 ) -> None:
     """Rerun one case on a candidate and print its divergence per step (or per checkpoint, or per epoch of a
-    scheduler case: ``check="schedule"``); or rerun one API check (``check="api:<test function>"``,
-    ``case_id`` its case, e.g. ``"Adam-forloop"``) and print its verdict."""
+    scheduler case: ``check="schedule"``, or per update of ``check="averaged_model"``, or ``"update_bn"``);
+    or rerun one API check (``check="api:<test function>"``, ``case_id`` its case, e.g. ``"Adam-forloop"``)
+    and print its verdict."""
     if check.startswith("api:"):
         _replay_api(impl, case_id, check.removeprefix("api:"), device, vectors)
         return
-    loader = LoadedSchedule if check == "schedule" else LoadedCase
+    swa = SWA_CHECKS.get(f"test_{check}")
+    loader = LoadedSchedule if check == "schedule" else LoadedSwa if swa else LoadedCase
     case = loader.load(Vectors(vectors) if vectors else Vectors(), case_id)
-    run = {"trajectory": run_trajectory, "single_step": run_single_steps, "schedule": run_schedule}[check]
+    checks = {"trajectory": run_trajectory, "single_step": run_single_steps, "schedule": run_schedule}
+    run = swa[0] if swa else checks[check]
     result = run(resolve(impl), case, dtype, device, variant)
     unit, run_on = ("epoch", device) if check == "schedule" else ("step", f"{dtype}, {device}, {variant}")
+    if swa:
+        unit, run_on = swa[1], f"{dtype}, {device}"
     print_result(f"{case_id} on {impl} ({run_on})", result, unit)
 
 

@@ -18,7 +18,10 @@ from typing import Any
 
 import numpy as np
 
+from conformance import __version__, spec_notes
+from conformance.paths import display, scrub
 from conformance.repro import reproduction, vectors_arg
+from conformance.swa import KIND_CHECKS, SWA_CHECKS
 
 OUTCOME_ORDER = ("passed", "failed", "xfailed", "xpassed", "unsupported", "skipped", "error")
 # The words of pytest's own summary line (``conformance.plugin.PYTEST_WORDS``): every total reads the same.
@@ -35,15 +38,13 @@ def failure_message(
     Scheduler cases (``kind == "scheduler"``) name the scheduler, count epochs from 0 (right after
     construction) and have no dtype or variant.
     """
-    where = f"{param.case} ({session.vectors.directory / session.vectors.case_file[param.case]})"
-    schedule = case.meta.get("kind") == "scheduler"
-    subject, unit = (case.meta["scheduler"], "epoch") if schedule else (case.meta["optimizer"], "step")
+    where = f"{param.case} ({display(session.vectors.directory / session.vectors.case_file[param.case])})"
+    key = subject_key(case.meta)
+    units = {"scheduler": "epoch", "swa": SWA_CHECKS.get(check, (None, "step"))[1]}
+    subject, unit = case.meta[key], units.get(key, "step")
     lines = [f"{subject} does not conform: {where}", f"  what it checks: {case.meta['why']}"]
-    how = (
-        f"in {param.dtype} on {param.device}, variant {param.variant}"
-        if not schedule
-        else f"on {param.device}"
-    )
+    how = (f"in {param.dtype} " if param.dtype else "") + f"on {param.device}"
+    how += f", variant {param.variant}" if param.variant else ""
     lines.append(f"  run: {check} {how}")
     if error:
         lines.append(f"  {error}")
@@ -71,6 +72,13 @@ def failure_message(
     return "\n".join(lines)
 
 
+def subject_key(meta: dict[str, Any]) -> str:
+    """The key of a case's description that names what it tests: ``scheduler`` for a scheduler case (its
+    optimizer only drives it), ``swa`` for an AveragedModel or update_bn case, else ``optimizer``."""
+    kind = meta.get("kind", "optimizer")
+    return "scheduler" if kind == "scheduler" else "swa" if kind in KIND_CHECKS else "optimizer"
+
+
 def environment(session: Any, command: str) -> dict[str, Any]:
     env: dict[str, Any] = {
         "candidate": session.impl,
@@ -82,9 +90,12 @@ def environment(session: Any, command: str) -> dict[str, Any]:
         "device_name": platform.processor() or platform.machine(),
         "dtypes": session.dtypes,
         "variants": session.variants or "all supported",
-        "vectors": str(session.vectors.directory),
+        "package_version": __version__,
+        "vectors": display(session.vectors.directory),
+        "vectors_format_version": session.vectors.manifest.get("format_version"),
+        "vectors_manifest_sha256": session.vectors.digest,
         "vectors_torch_version": session.vectors.manifest.get("torch_version"),
-        "known_deviations_file": str(session.deviations_file) if session.deviations_file else None,
+        "known_deviations_file": display(session.deviations_file) if session.deviations_file else None,
         "command": command,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
@@ -110,22 +121,31 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def write(session: Any, unmatched: list[Any], command: str) -> list[Path]:
-    from conformance.report import write_reports
+    """``results.json`` and the reports rendered from it. Everything is rendered before anything is written,
+    then each file is renamed into place: an interruption while rendering (seconds, with charts) leaves the
+    previous set whole, never a new results.json beside an old summary."""
+    from conformance.report import render_reports
 
     data = {
         "format_version": 1,
+        # complete, or "interrupted after N of M checks": every report shows which (report.model.banner)
+        "status": session.status,
         "environment": environment(session, command),
         "records": session.records,
         "unmatched_deviations": [
             {"test": d.test, "reason": d.reason, "upstream": d.upstream} for d in unmatched
         ],
+        "spec_notes": [note.to_dict() for note in spec_notes.load()],
     }
     if getattr(session, "bench", None):
         data["bench"] = session.bench
-    out = session.report_dir
-    write_atomic(out / "results.json", json.dumps(data, indent=1, default=_jsonable) + "\n")
+    # Messages can quote paths (a traceback, an adapter's error): none of this machine's reaches the report.
+    text = scrub(json.dumps(data, indent=1, default=_jsonable)) + "\n"
     # Rendered from the JSON as written, exactly as `optconf report` re-renders it later.
-    return [out / "results.json", *write_reports(json.loads((out / "results.json").read_text()), out)]
+    files = {"results.json": text, **render_reports(json.loads(text))}
+    for name, content in files.items():
+        write_atomic(session.report_dir / name, content)
+    return [session.report_dir / name for name in files]
 
 
 def _jsonable(value: Any) -> Any:
@@ -139,6 +159,9 @@ def summary_lines(session: Any) -> list[str]:
     total = sum(counts.values())
     parts = [f"{counts[o]} {OUTCOME_WORDS.get(o, o)}" for o in OUTCOME_ORDER if counts[o]]
     lines = [f"optim-conformance: {session.impl}: {', '.join(parts)} (of {total} checks)"]
+    if session.status and not session.status["complete"]:
+        lines.insert(0, f"INCOMPLETE: {session.status['message']}; the report says so")
+    lines += session.notes
     unmatched = [d for d in session.deviations if not d.matched]
     for d in unmatched:
         lines.append(f"known deviation matched no test: {d.test or d.classes or d.options} ({d.upstream})")
@@ -156,5 +179,5 @@ def summary_lines(session: Any) -> list[str]:
         from conformance.report.speed import speed_lines
 
         lines += speed_lines(session.bench)
-    lines.append(f"report: {', '.join(str(p) for p in getattr(session, 'report_paths', []))}")
+    lines.append(f"report: {', '.join(str(p) for p in session.report_paths)}")
     return lines

@@ -20,6 +20,7 @@ declared key map, and where the candidate keeps it otherwise the check says "sta
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,9 +28,11 @@ from typing import Any
 import numpy as np
 
 import refimpl.objectives
+from conformance import scalars
 from conformance.adapters.base import NotSupported
 from conformance.declarations import declaration
-from conformance.metrics import Divergence, running_scales, trajectory_divergence
+from conformance.metrics import Divergence, normwise_error, running_scales, trajectory_divergence
+from conformance.schemas import array_problem
 from conformance.state import (
     NOT_COMPARABLE,
     as_candidate,
@@ -39,7 +42,7 @@ from conformance.state import (
     missing_note,
 )
 from conformance.tolerances import EPS, TINY, single_step_rtol, trajectory_rtol
-from conformance.vectors import Vectors
+from conformance.vectors import VERIFY_HINT, VectorError, Vectors
 from refimpl.optim import SparseGrad
 
 # The optimizer hyperparameters that torch takes as tuples; JSON stores them as lists.
@@ -65,7 +68,19 @@ class LoadedCase:
 
     @classmethod
     def load(cls, vectors: Vectors, case_id: str) -> LoadedCase:
-        return cls(case_id, vectors.describe(case_id), vectors.arrays(case_id))
+        """The case, its arrays checked against its description (a wrong shape is a ``VectorError``: the
+        vectors' fault, not the candidate's). The description is a copy: a check may adjust it (a tolerance
+        override) without changing it for later checks."""
+        meta = copy.deepcopy(vectors.describe(case_id))
+        if "inputs" in meta:  # a kernel-size case: inputs drawn again, expected values from the reference
+            from conformance.generated import arrays as generated_arrays
+
+            return cls(case_id, meta, generated_arrays(vectors, case_id))
+        arrays = vectors.arrays(case_id)
+        if bad := array_problem(meta, arrays):
+            where = vectors.directory / vectors.case_file[case_id]
+            raise VectorError(f"{where} (case {case_id}): {bad}; {VERIFY_HINT}")
+        return cls(case_id, meta, arrays)
 
     @property
     def n_params(self) -> int:
@@ -78,7 +93,13 @@ class LoadedCase:
             for k, v in self.meta["hyper"].items()
         }
 
+    def laid_out(self, i: int, array: Any) -> Any:
+        """``array`` (param ``i`` or its gradient) in the case's memory layout for param ``i``."""
+        layouts = self.meta.get("layouts") or []
+        return lay_out(array, layouts[i]) if i < len(layouts) and isinstance(array, np.ndarray) else array
+
     def groups(self, params: list[np.ndarray]) -> list[dict[str, Any]]:
+        params = [self.laid_out(i, p) for i, p in enumerate(params)]
         out, start = [], 0
         for g in self.meta["groups"]:
             n = len(g["shapes"])
@@ -91,36 +112,38 @@ class LoadedCase:
         return out
 
     def initial(self) -> list[np.ndarray]:
-        return [self.arrays[f"init/{i}"] for i in range(self.n_params)]
+        """Fresh copies: what a candidate does to them can never reach the vectors or another check."""
+        return [self.arrays[f"init/{i}"].copy() for i in range(self.n_params)]
 
     def expected(self, t: int) -> list[np.ndarray]:
-        """Params after step ``t`` (1-based)."""
-        return [self.arrays[f"params/{i}"][t - 1] for i in range(self.n_params)]
+        """Params after step ``t`` (1-based), as fresh copies (single steps start a candidate from them)."""
+        return [self.arrays[f"params/{i}"][t - 1].copy() for i in range(self.n_params)]
 
     def gradients(self, t: int) -> list[np.ndarray | SparseGrad | None]:
-        """The stored gradients of step ``t`` (0-based)."""
+        """The stored gradients of step ``t`` (0-based), as copies (a candidate may scale them in place)."""
         grads: list[np.ndarray | SparseGrad | None] = []
         for i in range(self.n_params):
             if not self.arrays["has_grad"][t, i]:
                 grads.append(None)
             elif f"grads/{i}" in self.arrays:
-                grads.append(self.arrays[f"grads/{i}"][t])
+                grads.append(self.laid_out(i, self.arrays[f"grads/{i}"][t].copy()))
             else:
                 shape = tuple(self.arrays[f"init/{i}"].shape)
                 indices, values = self.arrays[f"grad/{t}/{i}/indices"], self.arrays[f"grad/{t}/{i}/values"]
-                grads.append(SparseGrad(indices, values, shape))
+                grads.append(SparseGrad(indices.copy(), values.copy(), shape))
         return grads
 
     def changes(self, t: int) -> list[tuple[int, str, Any]]:
         return [tuple(c) for c in self.meta["changes"].get(str(t), [])]
 
     def state_dict(self, k: int) -> dict[str, Any]:
-        """The reference's optimizer state dict after step ``k``, in torch's layout."""
+        """The reference's optimizer state dict after step ``k``, in torch's layout (fresh copies)."""
         state: dict[int, dict[str, Any]] = {}
         prefix = f"state/{k}/"
-        for name, value in self.arrays.items():
+        for name, stored in self.arrays.items():
             if name.startswith(prefix):
                 index, key = name[len(prefix) :].split("/", 1)
+                value = stored.copy()
                 if key.endswith("[list]"):
                     key, value = key[: -len("[list]")], list(value)
                 state.setdefault(int(index), {})[key] = value
@@ -130,9 +153,23 @@ class LoadedCase:
             start += len(spec["shapes"])
         groups = [
             {kk: tuple(v) if kk in TUPLE_OPTIONS and isinstance(v, list) else v for kk, v in g.items()}
-            for g in groups
+            for g in copy.deepcopy(groups)
         ]
         return {"state": state, "param_groups": groups}
+
+
+def lay_out(array: np.ndarray, layout: str) -> np.ndarray:
+    """``array``'s values in ``layout`` (see ``OptimCase.layouts``): "transposed" is column-major (a dense
+    but non-contiguous 2-D param), "strided" every other element of a buffer twice as long in the last
+    dimension (not dense)."""
+    if layout == "transposed":
+        return np.asfortranarray(array)
+    if layout == "strided":
+        buffer = np.zeros((*array.shape[:-1], 2 * array.shape[-1]), dtype=array.dtype)
+        view = buffer[..., ::2]
+        view[...] = array
+        return view
+    return array
 
 
 @dataclass
@@ -190,7 +227,8 @@ def _params(run: Any, case: LoadedCase, when: str) -> list[np.ndarray]:
     for i, (p, e) in enumerate(zip(params, case.initial(), strict=True)):
         if np.shape(p) != e.shape:
             raise CandidateError(f"{when}: param {i} has shape {np.shape(p)}, expected {e.shape}")
-    return [np.asarray(p) for p in params]
+    # Copies: a candidate returning its live arrays must not change what was recorded for an earlier step.
+    return [np.array(p) for p in params]
 
 
 def _objective_closure(case: LoadedCase) -> Any:
@@ -254,8 +292,13 @@ def run_trajectory(
             names[-1] += labels
         if t + 1 == case.meta.get("reload_at") and compare_state:
             run = _resumed(adapter, run, case, t + 1, dtype, device, variant)
-    rtol = trajectory_rtol(dtype, steps, case.meta.get("tolerance"))
+    rtol = _scalar_widened(
+        trajectory_rtol(dtype, steps, case.meta.get("tolerance")), adapter, case, dtype, notes, run_trajectory
+    )
     initial = {f"param {i}": p for i, p in enumerate(case.initial())}
+    # A kernel-size case's small params are drawn, not designed: one of one element may pass near zero,
+    # where its own magnitude is no scale for the error of a step computed at its earlier magnitude.
+    running_scale = running_scale or "inputs" in case.meta
     scales = running_scales(names, expected, initial, TINY[dtype]) if running_scale else None
     d = trajectory_divergence(actual, expected, rtol, EPS[dtype], scales)
     return CheckResult(
@@ -265,8 +308,29 @@ def run_trajectory(
         time.perf_counter() - start,
         steps,
         step_seconds,
+        details=_beyond(d.first_bad_step, names, actual, expected, rtol, scales),
         notes=sorted(notes),
     )
+
+
+def _beyond(
+    first: int | None,
+    names: list[list[str]],
+    actual: list[list[np.ndarray]],
+    expected: list[list[np.ndarray]],
+    rtol: list[float],
+    scales: list[list[float]] | None,
+) -> list[str]:
+    """Which arrays (params, state entries) are beyond tolerance at the first bad step: what is wrong."""
+    if first is None:
+        return []
+    t = first - 1
+    bad = [
+        f"{name} ({normwise_error(a, e, None if scales is None else scales[t][i]):.3g})"
+        for i, (name, a, e) in enumerate(zip(names[t], actual[t], expected[t], strict=True))
+        if normwise_error(a, e, None if scales is None else scales[t][i]) > rtol[t]
+    ]
+    return [f"beyond tolerance after step {first}: {', '.join(bad)}"] if bad else []
 
 
 def _resumed(adapter: Any, run: Any, case: LoadedCase, k: int, dtype: str, device: str, variant: str) -> Any:
@@ -327,7 +391,7 @@ def _state_pairs(
                         f"expected {len(value)}"
                     )
                 pairs = [
-                    (j, np.asarray(m), np.asarray(v))
+                    (j, np.array(m), np.asarray(v))
                     for j, (m, v) in enumerate(zip(mine, value, strict=True))
                     # a slot never written (LBFGS's al): None in the state, NaN in the vectors
                     if not (m is None and np.all(np.isnan(v)))
@@ -350,7 +414,7 @@ def _state_pairs(
                         f"expected {np.shape(value)}"
                     )
                 labels.append(f"state[{index}][{key!r}]")
-                got.append(np.asarray(mine))
+                got.append(np.array(mine))
                 want.append(np.asarray(value))
     if declared.state_keys is not None and not declared.state_keys:
         notes.add(f"{NOT_COMPARABLE} (the candidate declares an empty state-key map)")
@@ -380,6 +444,8 @@ def run_single_steps(adapter: Any, case: LoadedCase, dtype: str, device: str, va
         actual.append(_params(run, case, f"after step {k + 1} from the checkpoint"))
         expected.append(case.expected(k + 1))
         rtols.append(single_step_rtol(dtype, case.meta.get("tolerance")))
+    notes: set[str] = set()
+    rtols = _scalar_widened(rtols, adapter, case, dtype, notes, run_single_steps)
     d = trajectory_divergence(actual, expected, rtols, EPS[dtype])
     # The metrics count checkpoints; report the step each one checked instead.
     d.first_bad_step = None if d.first_bad_step is None else checkpoints[d.first_bad_step - 1] + 1
@@ -391,7 +457,21 @@ def run_single_steps(adapter: Any, case: LoadedCase, dtype: str, device: str, va
         time.perf_counter() - start,
         len(actual),
         checked_steps=[k + 1 for k in checkpoints],
+        notes=sorted(notes),
     )
+
+
+def _scalar_widened(
+    rtol: list[float], adapter: Any, case: LoadedCase, dtype: str, notes: set[str], check: Any
+) -> list[float]:
+    """``rtol`` (one per compared step of ``check``) widened as ``conformance.scalars`` derives for a class
+    declaring scalar hyperparameters no finer than ``dtype``; the derivation goes into ``notes``."""
+    scalar_dtype = declaration(adapter, case.meta["optimizer"]).scalar_dtype
+    if not scalars.applies(scalar_dtype, dtype) or not rtol:
+        return rtol
+    extra = scalars.probe(case, scalar_dtype, check)
+    notes.add(scalars.describe(scalar_dtype, extra))
+    return scalars.widened(rtol, extra)
 
 
 def _require_layout(adapter: Any, case: LoadedCase, k: int, declared: Any, where: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ What is compared: every group's lr (and momentum or beta1 where a scheduler cycl
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Callable
@@ -32,6 +33,15 @@ from conformance.vectors import VERIFY_HINT, VectorError, Vectors
 # epochs: ~1e-16 each), and is nine orders of magnitude below the >= 1e-3 change that every catalogued
 # option causes when it is wrong (tests/test_catalogue.py).
 SCHEDULE_RTOL = 1e-12
+# Zero and tiny expected values (LinearLR with end_factor=0, a cosine down to eta_min=0): relative error is
+# meaningless there (0 against 1e-17 is "100 %"). Every scheduled value is computed from the group's base
+# value by a few multiplications and additions, so a value that cancels towards 0 still carries the absolute
+# rounding of those operations at the schedule's scale: a few eps x the largest value the column holds.
+# Errors are therefore measured against max(|expected|, FLOOR x that scale), FLOOR chosen so the absolute
+# tolerance there is 16 eps x the scale (16: the policy's GROWTH, a generous count of roundings): 3.6e-3.
+# A wrong schedule still fails: a value below the floor that is wrong by more than 16 eps of the scale (e.g.
+# 1e-12 of a base lr of 0.1) is beyond tolerance, and every catalogued option moves the values by >= 1e-3.
+FLOOR = 16 * EPS["float64"] / SCHEDULE_RTOL
 # Every param group holds one small param: the schedule never reads it, the optimizer needs one.
 PARAM_SHAPE = (2,)
 
@@ -46,8 +56,9 @@ class LoadedSchedule:
     @classmethod
     def load(cls, vectors: Vectors, case_id: str) -> LoadedSchedule:
         """The case, its scheduler specs checked first: a function name this harness does not know (vectors
-        from a newer catalogue) or a malformed spec is a one-line ``VectorError``, not a candidate failure."""
-        meta = vectors.describe(case_id)
+        from a newer catalogue) or a malformed spec is a one-line ``VectorError``, not a candidate failure.
+        The description is a copy: nothing a check or a candidate does to it reaches later checks."""
+        meta = copy.deepcopy(vectors.describe(case_id))
         try:
             for spec in meta["schedulers"]:
                 resolved(spec)
@@ -148,6 +159,13 @@ def values_change(a: dict[str, list[list[float]]], b: dict[str, list[list[float]
     )
 
 
+def floored(rows: list[list[Any]]) -> list[list[float]]:
+    """The scale each value's error is measured against: its own magnitude, or ``FLOOR`` times the largest
+    magnitude its column (one key of one group) reaches over the schedule, whichever is larger."""
+    columns = [max(abs(float(row[i])) for row in rows) for i in range(len(rows[0]))] if rows else []
+    return [[max(abs(float(v)), FLOOR * c) for v, c in zip(row, columns, strict=True)] for row in rows]
+
+
 def run_schedule(adapter: Any, case: LoadedSchedule, dtype: str, device: str, variant: str) -> CheckResult:
     """Play the case on the candidate and compare every recorded value. ``dtype`` and ``variant`` do not
     apply (lrs are Python floats, whatever the params are) and are ignored: the check signature is shared
@@ -160,7 +178,9 @@ def run_schedule(adapter: Any, case: LoadedSchedule, dtype: str, device: str, va
     actual_rows = [[np.float64(v) for key in expected for v in got[key][t]] for t in range(steps)]
     expected_rows = [[np.float64(v) for key in expected for v in expected[key][t]] for t in range(steps)]
     rtol = float((meta.get("tolerance") or {}).get("float64", SCHEDULE_RTOL))
-    d = trajectory_divergence(actual_rows, expected_rows, [rtol] * steps, EPS["float64"])
+    d = trajectory_divergence(
+        actual_rows, expected_rows, [rtol] * steps, EPS["float64"], floored(expected_rows)
+    )
     # Rows are epochs 0..steps; the metrics count them from 1.
     d.first_bad_step = None if d.first_bad_step is None else d.first_bad_step - 1
     d.worst_step = None if d.worst_step is None else d.worst_step - 1

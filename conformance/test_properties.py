@@ -16,3 +16,9 @@ def test_optimizer_property(property_check):  # noqa: F811  (the fixture, by nam
 def test_scheduler_property(property_check):  # noqa: F811  (the fixture, by name)
     """Every drawn scheduler script: every group's lr (and cycled momentum) after every epoch."""
     property_check()
+
+
+def test_swa_property(property_check):  # noqa: F811  (the fixture, by name)
+    """Every drawn AveragedModel run (averaged params, buffers, n_averaged after every update) and update_bn
+    pass (the BatchNorm statistics, the restored momenta and mode)."""
+    property_check()

@@ -15,6 +15,7 @@ Every problem is a ``VectorError`` whose message is one line naming the file (an
 from __future__ import annotations
 
 import hashlib
+import importlib.resources
 import io
 import json
 import os
@@ -29,10 +30,13 @@ from typing import Any
 
 import numpy as np
 
+from conformance import schemas
+
 FORMAT_VERSION = 1
 # The torch version whose behaviour the reference specifies.
 TORCH_VERSION = "2.13.0"
-DEFAULT_DIR = Path(__file__).resolve().parent.parent / "vectors"
+# The golden vectors are package data (installed with the wheel); a real directory, as pip installs it.
+DEFAULT_DIR = Path(str(importlib.resources.files("conformance") / "golden"))
 VERIFY_HINT = "run `optconf vectors verify` for details, `optconf vectors generate` to rebuild"
 
 
@@ -86,13 +90,18 @@ class VectorFile:
 def write_atomically(directory: Path, files: list[VectorFile], versions: Mapping[str, str]) -> int:
     """Replace ``directory`` with a new vectors tree; return its size in bytes.
 
-    The tree is written to a temporary sibling and renamed into place, so a reader sees either the old
-    vectors or the new ones, never a half-written directory, even if generation is interrupted.
+    The tree is written to a temporary sibling, then swapped in by two renames: the old tree aside to
+    ``.<name>.old``, the new one into place. An interruption between the two leaves no ``directory`` but a
+    complete ``.<name>.old``, which ``recover`` (run first here, and by ``verify``) puts back, so a reader
+    sees the old vectors or the new ones, never a half-written or missing directory for long.
     """
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
+    recover(directory)
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.new-", dir=directory.parent))
     try:
+        # mkdtemp makes the folder private (0700); vectors are for everyone who can read the parent
+        os.chmod(staging, 0o777 & ~_umask())
         manifest = {
             "format_version": FORMAT_VERSION,
             **versions,
@@ -102,7 +111,7 @@ def write_atomically(directory: Path, files: list[VectorFile], versions: Mapping
             target = staging / f.path
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(f.data)
-        old = directory.with_name(f".{directory.name}.old")
+        old = _aside(directory)
         if old.exists():
             shutil.rmtree(old)
         if directory.exists():
@@ -114,6 +123,29 @@ def write_atomically(directory: Path, files: list[VectorFile], versions: Mapping
     return sum(f.stat().st_size for f in directory.rglob("*") if f.is_file())
 
 
+def _aside(directory: Path) -> Path:
+    return directory.with_name(f".{directory.name}.old")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def recover(directory: Path) -> bool:
+    """Undo an interrupted swap: ``directory`` missing and its previous tree set aside is put back (``True``
+    when it was). A leftover aside tree next to a complete ``directory`` is removed."""
+    directory, old = Path(directory), _aside(Path(directory))
+    if not old.is_dir():
+        return False
+    if directory.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        return False
+    os.replace(old, directory)
+    return True
+
+
 class Vectors:
     """Read access to a vectors directory. Each file is hash-checked once, before it is parsed."""
 
@@ -121,21 +153,36 @@ class Vectors:
         self.directory = Path(directory)
         manifest_path = self.directory / "manifest.json"
         if not manifest_path.is_file():
-            raise VectorError(f"{manifest_path}: missing; {VERIFY_HINT}")
+            aside = _aside(self.directory)
+            hint = (
+                f"an interrupted `optconf vectors generate` left the previous vectors in {aside}: run "
+                "`optconf vectors verify --dir ...` to put them back"
+                if aside.is_dir()
+                else VERIFY_HINT
+            )
+            raise VectorError(f"{manifest_path}: missing; {hint}")
         try:
-            self.manifest = json.loads(manifest_path.read_text())
-            files = self.manifest["files"]
-            version = self.manifest["format_version"]
-        except (ValueError, KeyError, TypeError) as e:
+            manifest_bytes = manifest_path.read_bytes()
+            # Names the spec a report was made with: two runs with the same digest used the same vectors.
+            self.digest = sha256(manifest_bytes)
+            self.manifest = json.loads(manifest_bytes)
+        except (ValueError, OSError) as e:
             raise VectorError(f"{manifest_path}: not a valid manifest ({e}); {VERIFY_HINT}") from None
+        version = self.manifest.get("format_version") if isinstance(self.manifest, dict) else None
         if version != FORMAT_VERSION:
             raise VectorError(
-                f"{manifest_path}: format version {version}, this harness reads {FORMAT_VERSION}; "
+                f"{manifest_path}: format version {version!r}, this harness reads {FORMAT_VERSION}; "
                 + VERIFY_HINT
             )
+        if bad := schemas.problem(self.manifest, schemas.MANIFEST):
+            raise VectorError(f"{manifest_path}: not a valid manifest ({bad}); {VERIFY_HINT}")
+        files = self.manifest["files"]
         self.case_file = {case: path for path, entry in files.items() for case in entry["cases"]}
         self._json: dict[str, Any] = {}
         self._npz: dict[str, dict[str, np.ndarray]] = {}
+        # The rebuilt arrays of generated cases (conformance/generated.py), by case id.
+        self.generated: dict[str, dict[str, np.ndarray]] = {}
+        self._valid: set[tuple[str, str]] = set()
 
     def _checked_bytes(self, path: str, case: str | None = None) -> bytes:
         full = self.directory / path
@@ -170,10 +217,32 @@ class Vectors:
                 self._json[json_path] = json.loads(self._checked_bytes(json_path, case))
             except ValueError as e:
                 raise VectorError(f"{self.directory / json_path} (case {case}): invalid JSON ({e})") from None
+            if not isinstance(self._json[json_path], dict):
+                raise VectorError(f"{self.directory / json_path}: not a JSON object of cases; {VERIFY_HINT}")
         try:
-            return self._json[json_path][case]
+            meta = self._json[json_path][case]
         except KeyError:
             raise VectorError(f"{self.directory / json_path}: no case {case}; {VERIFY_HINT}") from None
+        if (case, json_path) not in self._valid:
+            kind = meta.get("kind", "optimizer") if isinstance(meta, dict) else "optimizer"
+            schema = schemas.CASE_SCHEMAS.get(kind)
+            bad = (
+                schemas.problem(meta, schema)
+                if schema
+                else f"kind: {kind!r} is not one of {', '.join(schemas.CASE_SCHEMAS)}"
+            )
+            if bad is None and meta["id"] != case:
+                bad = f"id: {meta['id']!r}, listed as {case!r}"
+            if bad:
+                raise VectorError(f"{self.directory / json_path} (case {case}): {bad}; {VERIFY_HINT}")
+            self._valid.add((case, json_path))
+        return meta
+
+    def validate(self) -> None:
+        """Every case's description against its schema (raises the first ``VectorError``): a run refuses
+        malformed vectors up front rather than as a traceback in the middle of collection."""
+        for case in self.case_ids():
+            self.describe(case)
 
     def arrays(self, case: str) -> dict[str, np.ndarray]:
         """The arrays of an optimizer case, keyed without the case prefix."""
@@ -182,7 +251,7 @@ class Vectors:
             data = self._checked_bytes(path, case)
             try:
                 with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-                    self._npz[path] = {name: npz[name] for name in npz.files}
+                    self._npz[path] = {name: _read_only(npz[name]) for name in npz.files}
             except (ValueError, OSError, zipfile.BadZipFile) as e:
                 raise VectorError(f"{self.directory / path} (case {case}): unreadable ({e})") from None
         prefix = case + "/"
@@ -196,3 +265,10 @@ class Vectors:
             return self.case_file[case]
         except KeyError:
             raise VectorError(f"{self.directory / 'manifest.json'}: no case {case}; {VERIFY_HINT}") from None
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    """The cache is shared by every check: an array written through by mistake raises instead of changing
+    what later checks compare against (the harness hands candidates copies)."""
+    array.flags.writeable = False
+    return array

@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from conformance.catalogue import optimizer_cases, scheduler_cases
-from conformance.generate import scheduler_files, vector_files
+from conformance.catalogue import optimizer_cases, scheduler_cases, swa_cases
+from conformance.generate import all_files
 from conformance.metrics import normwise_error
 from conformance.schedules import values_change
-from conformance.vectors import VectorError, VectorFile, Vectors
+from conformance.vectors import TORCH_VERSION, VectorError, VectorFile, Vectors
 
 # A fresh generation on another machine may differ from the stored one by a few ULPs per operation (numpy's
 # SIMD kernels and libm differ between platforms); over at most a few hundred float64 steps that stays below
@@ -30,8 +30,15 @@ def verify(directory: Path) -> list[str]:
     except VectorError as e:
         return [str(e)]
     problems = []
+    made_for = vectors.manifest["torch_version"]
+    if made_for != TORCH_VERSION:
+        problems.append(
+            f"{Path(directory) / 'manifest.json'}: made for torch {made_for}, but this reference specifies "
+            f"torch {TORCH_VERSION}; regenerate with `optconf vectors generate --dir {directory}`"
+        )
     listed = set(vectors.manifest["files"])
-    fresh_files = {f.path: f for f in vector_files(optimizer_cases()) + scheduler_files(scheduler_cases())}
+    catalogue = optimizer_cases(), scheduler_cases(), swa_cases()
+    fresh_files = {f.path: f for f in all_files(*catalogue)}
     for path in sorted(listed):
         try:
             vectors._checked_bytes(path)
@@ -46,7 +53,7 @@ def verify(directory: Path) -> list[str]:
         return problems
     for fresh in fresh_files.values():
         problems += _compare_file(vectors, fresh.path, fresh.data, fresh.cases)
-    stale = set(vectors.case_ids()) - {c.id for c in optimizer_cases() + scheduler_cases()}
+    stale = set(vectors.case_ids()) - {c.id for cases in catalogue for c in cases}
     problems += [
         f"{directory}/{vectors.case_file[c]}: case {c} is no longer in the catalogue" for c in sorted(stale)
     ]

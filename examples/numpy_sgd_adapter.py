@@ -6,6 +6,9 @@ Run it against the suite (from the repository root):
 
 It declares only SGD, and none of the optional features (loading optimizer state, sparse gradients,
 complex params), so every other case is reported as "not supported" and the summary shows the denominator.
+Like most ports it does not validate its arguments (a negative lr is taken), and says so in its class's
+``ClassDeclaration``: the argument-validation checks are "not supported" for it, and its arithmetic is judged
+everywhere else.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from conformance.adapters.base import Capabilities
+from conformance.adapters.base import Capabilities, ClassDeclaration
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
 
@@ -25,6 +28,7 @@ class NumpySGDRun:
     def __init__(self, groups: list[dict[str, Any]], hyper: dict[str, Any], dtype: str) -> None:
         defaults = {"lr": 1e-3, "momentum": 0.0, "dampening": 0.0, "weight_decay": 0.0, "nesterov": False}
         defaults |= {"maximize": False, **hyper}
+        _validate(defaults)
         self.groups = [
             {**defaults, **g, "params": [np.array(p, dtype=DTYPES[dtype]) for p in g["params"]]}
             for g in groups
@@ -59,6 +63,17 @@ class NumpySGDRun:
         self.groups[group][key] = value
 
 
+def _validate(options: dict[str, Any]) -> None:
+    """Refuse what torch's SGD refuses (the suite checks that a candidate does): torch writes ``x < 0``,
+    so NaN passes, as it does here."""
+    names = {"lr": "learning rate", "momentum": "momentum value", "weight_decay": "weight_decay value"}
+    for key, what in names.items():
+        if options[key] < 0:
+            raise ValueError(f"Invalid {what}: {options[key]}")
+    if options["nesterov"] and (options["momentum"] <= 0 or options["dampening"] != 0):
+        raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+
+
 class NumpySGDAdapter:
     name = "numpy-sgd"
 
@@ -66,7 +81,11 @@ class NumpySGDAdapter:
         return "numpy-sgd 1.0 (example)"
 
     def capabilities(self) -> Capabilities:
-        return Capabilities(optimizers=frozenset({"SGD"}), features=frozenset())
+        return Capabilities(
+            optimizers=frozenset({"SGD"}),
+            features=frozenset(),
+            declarations={"SGD": ClassDeclaration(validates=False)},
+        )
 
     def make_optimizer(
         self,

@@ -44,12 +44,29 @@ then holds it. With :math:`t = \min(1, \max(0, s / \max(1, \text{anneal\_epochs}
 \alpha(t))\,\eta_0`. torch computes it recursively from the current ``group["lr"]`` (so it chains with
 other schedulers): it reconstructs :math:`\eta_0` from the last lr and the previous :math:`\alpha`, then
 applies the formula; the reference repeats that arithmetic operation for operation.
+
+**update_bn** recomputes the running statistics of every BatchNorm layer of a model from one pass over
+the data (an averaged model's weights never produced its BatchNorm statistics). torch's order: every
+BatchNorm layer's statistics are reset (``running_mean = 0``, ``running_var = 1``,
+``num_batches_tracked = 0``) and its ``momentum`` set to ``None``; the model is put in training mode;
+each batch (the first element of a list or tuple batch) goes through the model; then every ``momentum``
+and the model's training mode are restored. With ``momentum = None`` a BatchNorm layer keeps the
+*cumulative* average: at its ``k``-th batch the factor is ``1 / k``, so after ``K`` batches
+``running_mean`` is the plain mean of the ``K`` batch means and ``running_var`` the mean of the ``K``
+unbiased batch variances (``n / (n - 1)`` times the biased one, ``n`` the elements per channel). A model
+without BatchNorm layers is left untouched (torch returns before changing the training mode).
+
+The model is a small NumPy stand-in for ``nn.Sequential`` (``Sequential`` of ``Linear``, ``ReLU`` and
+``BatchNorm`` layers: torch's ``BatchNorm1d/2d/3d``, channels on axis 1), enough to drive ``update_bn``
+as torch drives it: BatchNorm normalizes with the batch's biased variance in training mode and with the
+running statistics in evaluation mode, and updates the running statistics as ATen does,
+``running = factor * batch_stat + (1 - factor) * running``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -294,3 +311,114 @@ class SWALR(LRScheduler):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.__dict__.update(state_dict)
         self._set_anneal_func(self._anneal_strategy)
+
+
+class Linear:
+    """``y = x W^T + b`` over the last axis (``nn.Linear``); ``bias=None`` for none."""
+
+    def __init__(self, weight: np.ndarray, bias: np.ndarray | None = None) -> None:
+        self.weight, self.bias = weight, bias
+        self.training = True
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        y = x @ self.weight.T
+        return y if self.bias is None else y + self.bias
+
+
+class ReLU:
+    """``max(x, 0)`` (``nn.ReLU``)."""
+
+    training = True
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return np.maximum(x, 0)
+
+
+class BatchNorm:
+    """torch's ``BatchNorm1d/2d/3d`` with ``track_running_stats=True``: channels on axis 1, statistics over
+    every other axis. ``momentum=None`` is the cumulative average (factor ``1 / num_batches_tracked``)."""
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        weight: np.ndarray | None = None,
+        bias: np.ndarray | None = None,
+        dtype: Any = np.float64,
+    ) -> None:
+        self.eps, self.momentum = eps, momentum
+        self.weight = np.ones(num_features, dtype) if weight is None else np.asarray(weight, dtype)
+        self.bias = np.zeros(num_features, dtype) if bias is None else np.asarray(bias, dtype)
+        self.running_mean = np.zeros(num_features, dtype)
+        self.running_var = np.ones(num_features, dtype)
+        self.num_batches_tracked = np.array(0, dtype=np.int64)
+        self.training = True
+
+    def reset_running_stats(self) -> None:
+        self.running_mean[...] = 0
+        self.running_var[...] = 1
+        self.num_batches_tracked[...] = 0
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        axes = (0, *range(2, x.ndim))
+        shape = (1, -1, *([1] * (x.ndim - 2)))
+        if self.training:
+            self.num_batches_tracked += 1
+            factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
+            n = x.size // x.shape[1]
+            mean = x.mean(axis=axes)
+            var = ((x - mean.reshape(shape)) ** 2).sum(axis=axes)
+            self.running_mean[...] = factor * mean + (1 - factor) * self.running_mean
+            self.running_var[...] = factor * (var / (n - 1)) + (1 - factor) * self.running_var
+            var = var / n
+        else:
+            mean, var = self.running_mean, self.running_var
+        normalized = (x - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + self.eps)
+        return normalized * self.weight.reshape(shape) + self.bias.reshape(shape)
+
+
+class Sequential:
+    """The layers applied in order (``nn.Sequential``), with torch's ``train(mode)`` and ``modules()``."""
+
+    def __init__(self, *layers: Any) -> None:
+        self.layers = list(layers)
+        self.training = True
+
+    def modules(self) -> list[Any]:
+        """The model itself, then its layers (``nn.Module.modules``)."""
+        return [self, *self.layers]
+
+    def train(self, mode: bool = True) -> Sequential:
+        for module in self.modules():
+            module.training = mode
+        return self
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+def update_bn(loader: Iterable[Any], model: Sequential) -> None:
+    """Recompute every BatchNorm layer's running statistics from one pass over ``loader`` (see the module
+    docstring): reset, cumulative average (``momentum = None``) in training mode, momenta and the model's
+    mode restored."""
+    momenta = {}
+    for module in model.modules():
+        if isinstance(module, BatchNorm):
+            module.reset_running_stats()
+            momenta[module] = module.momentum
+    if not momenta:
+        return
+    was_training = model.training
+    model.train()
+    for module in momenta:
+        module.momentum = None
+    for batch in loader:
+        if isinstance(batch, (list, tuple)):
+            batch = batch[0]
+        model(batch)
+    for module, momentum in momenta.items():
+        module.momentum = momentum
+    model.train(was_training)

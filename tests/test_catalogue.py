@@ -5,9 +5,15 @@ from dataclasses import replace
 
 import pytest
 
-from conformance.catalogue import optimizer_cases, scheduler_cases
+from conformance.catalogue import optimizer_cases, scheduler_cases, swa_cases
 from conformance.catalogue.model import Gradients, OptimCase, SchedCase, SchedSpec
-from conformance.catalogue.observe import IMPLEMENTATION_FLAGS, observed_change, observed_schedule_change
+from conformance.catalogue.observe import (
+    IMPLEMENTATION_FLAGS,
+    observed_change,
+    observed_schedule_change,
+    observed_swa_change,
+)
+from conformance.catalogue.swa_model import AVERAGING, AveragedCase
 from refimpl.lr_scheduler import MODULES as SCHED_MODULES
 from refimpl.optim import MODULES
 
@@ -76,20 +82,23 @@ def test_ids_are_derived_from_content():
 # Schedulers: lrs are float64 Python numbers compared at 1e-12 relative (conformance/schedules.py), so 1e-3
 # is far above any tolerance; the same bar as for optimizers keeps the catalogue's promise uniform.
 SCHED_CASES = scheduler_cases()
-# The abstract base class: no case builds it.
-SCHEDULERS = sorted(n for n in SCHED_MODULES if n != "LRScheduler")
+# The abstract base class: no case builds it. swa_utils' SWALR is a scheduler too.
+SCHEDULERS = sorted([*(n for n in SCHED_MODULES if n != "LRScheduler"), "SWALR"])
 # Constructor options that no lr sequence can show, and why.
 UNOBSERVABLE = {
     # Recursive (lr *= gamma each epoch) and, resuming, the constructor's step keeps the groups' lrs: the
     # epoch count is never read. It shows only in the state dict and in the deprecated step(epoch).
     ("ExponentialLR", "last_epoch"),
+    # SWALR's lrs depend on its step count only (get_lr reads _step_count, never last_epoch).
+    ("SWALR", "last_epoch"),
 }
 
 
 def torch_sched_defaults(name: str) -> dict:
     """The scheduler's constructor options and defaults, ``optimizer`` aside (and ``verbose``, gone in
     torch 2.13)."""
-    signature = inspect.signature(getattr(torch.optim.lr_scheduler, name).__init__)
+    module = torch.optim.swa_utils if name == "SWALR" else torch.optim.lr_scheduler
+    signature = inspect.signature(getattr(module, name).__init__)
     skip = ("self", "optimizer", "verbose")
     return {p.name: p.default for p in signature.parameters.values() if p.name not in skip}
 
@@ -132,3 +141,40 @@ def test_schedule_ids_are_derived_from_content():
     assert nested.id == (
         "sequentiallr/linearlr(total_iters4),steplr(step_size2)-milestones4+exponentiallr(gamma0.9)-reload50"
     )
+
+
+# swa_utils: AveragedModel's options and update_bn cases' batches, at the same bar.
+SWA_CASES = swa_cases()
+
+
+@pytest.mark.parametrize(
+    "case, option",
+    [(c, o) for c in SWA_CASES for o in c.observes],
+    ids=lambda x: x if isinstance(x, str) else x.id,
+)
+def test_swa_case_makes_its_option_observable(case, option):
+    change = observed_swa_change(case, option)
+    assert change >= OBSERVABLE, (
+        f"{case.id}: a wrong {option} changes the expected values by only {change:.2g}"
+    )
+
+
+def test_every_averaged_model_option_is_observed_by_some_case():
+    signature = inspect.signature(torch.optim.swa_utils.AveragedModel.__init__)
+    options = {p for p in signature.parameters if p not in ("self", "model", "device")}
+    observed = {o for c in SWA_CASES if isinstance(c, AveragedCase) for o in c.observes}
+    assert options - observed == set(), (
+        f"AveragedModel: no case makes {sorted(options - observed)} observable"
+    )
+    # every averaging function torch offers is exercised, with decay observed for the EMA ones
+    used = {
+        AVERAGING[k, c.options[k]]
+        for c in SWA_CASES
+        if isinstance(c, AveragedCase)
+        for k in AVERAGING_KEYS
+        if c.options.get(k)
+    }
+    assert used == set(AVERAGING.values())
+
+
+AVERAGING_KEYS = ("avg_fn", "multi_avg_fn")

@@ -9,6 +9,8 @@ import shutil
 import pytest
 from run_conformance import ROOT, conformance
 
+from conformance.vectors import DEFAULT_DIR
+
 pytest.importorskip("torch")
 
 SGD = "sgd/"
@@ -53,7 +55,7 @@ def test_misbehaving_adapter_fails_each_case_and_the_run_goes_on(adapter, expect
 @pytest.mark.parametrize("damage", ["edit", "truncate", "delete"])
 def test_corrupt_vectors_give_one_line_pointing_at_verify(damage, tmp_path, capsys):
     vectors = tmp_path / "vectors"
-    shutil.copytree(ROOT / "vectors", vectors)
+    shutil.copytree(DEFAULT_DIR, vectors)
     target = vectors / "optim" / "sgd.npz"
     if damage == "edit":
         data = bytearray(target.read_bytes())

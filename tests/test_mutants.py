@@ -17,20 +17,32 @@ from run_conformance import conformance
 from refimpl.lr_scheduler import MODULES as SCHEDULERS
 from refimpl.optim import MODULES
 
+# The swa_utils a mutant may break (their cases: averagedmodel/..., swalr/..., update_bn/...).
+SWA_UTILS = ("AveragedModel", "SWALR", "update_bn")
+
 pytest.importorskip("torch")
 
-NOT_MUTANTS = {"compact", "compact_adaptive", "compact_sched", "control"}
+NOT_MUTANTS = {"compact", "compact_adaptive", "compact_sched", "control", "kernels"}
 
 
 def selection(classes: list[str]) -> str:
     """``-k`` for everything about these classes: their vector cases (``adam/...``) and their API checks
-    (``[Adam]``, ``[Adam:lr-foreach]``, ``[Adam-forloop]``; see conformance/api/cases.py)."""
-    return " or ".join(f"{c}/ or [{c}] or [{c}: or [{c}-" for c in (c.lower() for c in classes))
+    (``[Adam]``, ``[Adam:lr-foreach]``, ``[Adam-forloop]``; see conformance/api/cases.py), schedulers' API
+    checks included (``[SGD:StepLR]``, ``[SGD:StepLR:gamma=...]``: the optimizer they drive, then the
+    scheduler)."""
+    return " or ".join(
+        f"{c}/ or [{c}] or [{c}: or [{c}- or :{c}] or :{c}:" for c in (c.lower() for c in classes)
+    )
 
 
 def mutant_classes(module_name: str) -> list[str]:
+    """The classes the mutant module defines (not torch's own, which some import to drive theirs)."""
     module = importlib.import_module(f"mutants.{module_name}")
-    return [name for name in [*MODULES, *SCHEDULERS] if hasattr(module, name)]
+    return [
+        name
+        for name in [*MODULES, *SCHEDULERS, *SWA_UTILS]
+        if hasattr(module, name) and not getattr(module, name).__module__.startswith("torch.")
+    ]
 
 
 MUTANTS = sorted(m.name for m in pkgutil.iter_modules(mutants.__path__) if m.name not in NOT_MUTANTS)

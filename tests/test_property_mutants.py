@@ -14,7 +14,7 @@ from test_mutants import MUTANTS, mutant_classes
 pytest.importorskip("torch")
 pytest.importorskip("hypothesis")
 
-PROPERTY_TESTS = "(test_optimizer_property or test_scheduler_property)"
+PROPERTY_TESTS = "(test_optimizer_property or test_scheduler_property or test_swa_property)"
 # Mutants whose only mistake is argument validation: the property layer draws valid arguments only (a
 # candidate that validates nothing is still judged on its arithmetic there); test_invalid_argument, an API
 # check, catches them (tests/test_mutants.py).

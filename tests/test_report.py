@@ -167,7 +167,7 @@ def test_renders_without_matplotlib_with_every_table(monkeypatch):
     page = parse(html)
     assert "matplotlib" not in html
     assert html.count("<svg") == 3  # the failure's and the deviation's error plots, Adam's speed plot
-    assert html.count("<table") == 8  # header, totals, matrix, failures index, 2 x metrics, speed, bytes
+    assert html.count("<table") == 9  # header, totals, matrix, causes, failures, 2 x metrics, speed, bytes
     assert {"case-0", "case-1", "speed"} <= page.ids
 
 

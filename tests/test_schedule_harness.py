@@ -11,9 +11,9 @@ import pytest
 from run_conformance import conformance
 
 from conformance.adapters.refimpl_adapter import RefimplAdapter
-from conformance.catalogue import optimizer_cases, scheduler_cases
+from conformance.catalogue import optimizer_cases, scheduler_cases, swa_cases
 from conformance.cli import main
-from conformance.generate import scheduler_files, vector_files, versions
+from conformance.generate import all_files, scheduler_files, vector_files, versions
 from conformance.vectors import json_bytes, sha256, write_atomically
 from conformance.verify import verify
 
@@ -98,7 +98,7 @@ def test_verify_names_a_scheduler_case_whose_values_changed(vectors, tmp_path):
     """An edit that keeps the manifest's hash consistent (a regenerated file from another reference) is caught
     by the regeneration, and the message names the case."""
     copy = tmp_path / "vectors"
-    write_atomically(copy, vector_files(optimizer_cases()) + scheduler_files(scheduler_cases()), versions())
+    write_atomically(copy, all_files(optimizer_cases(), scheduler_cases(), swa_cases()), versions())
     path = copy / "sched" / "step_lr.json"
     data = json.loads(path.read_text())
     case = "steplr/step_size3-gamma0.8"

@@ -266,3 +266,73 @@ def test_swalr_invalid_arguments_raise_as_torch(kwargs):
     assert raised(lambda: ref_swa.SWALR(ref_opt, **kwargs)) == raised(
         lambda: torch_swa.SWALR(torch_opt, **kwargs)
     )
+
+
+# -- update_bn ------------------------------------------------------------------------------------------
+
+
+def _bn_models(momentum: float | None, training: bool) -> tuple[Any, Any]:
+    """Linear -> BatchNorm -> ReLU -> BatchNorm in both libraries, with the same weights and running stats."""
+    rng = np.random.default_rng(5)
+    w, b = rng.standard_normal((4, 3)), rng.standard_normal(4)
+    gamma, beta = 0.5 + rng.random(4), rng.standard_normal(4)
+    mean, var = rng.standard_normal(4), 0.5 + rng.random(4)
+    ref = ref_swa.Sequential(
+        ref_swa.Linear(w.copy(), b.copy()),
+        ref_swa.BatchNorm(4, 1e-3, momentum, gamma, beta),
+        ref_swa.ReLU(),
+        ref_swa.BatchNorm(4),
+    ).train(training)
+    ref.layers[1].running_mean[...], ref.layers[1].running_var[...] = mean, var
+    tor = torch.nn.Sequential(
+        torch.nn.Linear(3, 4),
+        torch.nn.BatchNorm1d(4, 1e-3, momentum),
+        torch.nn.ReLU(),
+        torch.nn.BatchNorm1d(4),
+    ).double()
+    with torch.no_grad():
+        for t, a in zip([tor[0].weight, tor[0].bias, tor[1].weight, tor[1].bias], [w, b, gamma, beta]):
+            t.copy_(torch.from_numpy(a))
+        tor[1].running_mean.copy_(torch.from_numpy(mean))
+        tor[1].running_var.copy_(torch.from_numpy(var))
+    return ref, tor.train(training)
+
+
+@pytest.mark.parametrize("momentum", [0.1, None])
+@pytest.mark.parametrize("training", [False, True])
+@pytest.mark.parametrize("pairs", [False, True])
+def test_update_bn_matches_torch(momentum, training, pairs):
+    ref, tor = _bn_models(momentum, training)
+    batches = [np.random.default_rng(t).standard_normal((5, 3)) * 2 + 1 for t in range(7)]
+    ref_swa.update_bn([(x, 0) for x in batches] if pairs else batches, ref)
+    loader = [torch.from_numpy(x) for x in batches]
+    torch_swa.update_bn([(x, 0) for x in loader] if pairs else loader, tor)
+    for r, t in ((ref.layers[1], tor[1]), (ref.layers[3], tor[3])):
+        # the same operations in the same order on float64 over 7 batches: a few roundings each
+        np.testing.assert_allclose(r.running_mean, t.running_mean.numpy(), rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(r.running_var, t.running_var.numpy(), rtol=1e-13)
+        assert int(r.num_batches_tracked) == int(t.num_batches_tracked) == 7
+        assert r.momentum == t.momentum
+    assert ref.training == tor.training == training and ref.layers[1].training == tor[1].training
+
+
+def test_update_bn_is_the_cumulative_average():
+    # One BatchNorm layer: after update_bn, running_mean is the mean of the batch means and running_var the
+    # mean of the unbiased batch variances, whatever the momentum and the stats before.
+    bn = ref_swa.BatchNorm(2, momentum=0.7)
+    bn.running_mean[...], bn.running_var[...] = 5.0, 9.0
+    batches = [np.random.default_rng(t).standard_normal((6, 2)) + t for t in range(4)]
+    ref_swa.update_bn(batches, ref_swa.Sequential(bn))
+    np.testing.assert_allclose(
+        bn.running_mean, np.mean([b.mean(axis=0) for b in batches], axis=0), rtol=1e-14
+    )
+    np.testing.assert_allclose(
+        bn.running_var, np.mean([b.var(axis=0, ddof=1) for b in batches], axis=0), rtol=1e-14
+    )
+    assert bn.momentum == 0.7
+
+
+def test_update_bn_without_batchnorm_changes_nothing():
+    model = ref_swa.Sequential(ref_swa.Linear(np.eye(2)), ref_swa.ReLU()).train(False)
+    ref_swa.update_bn([np.ones((3, 2))], model)
+    assert model.training is False

@@ -7,8 +7,9 @@ reported as "not supported", never as a failure.
 
 A minimal adapter implements ``capabilities`` and ``make_optimizer`` returning an ``OptimizerRun``;
 a ``SchedulingAdapter`` adds ``make_scheduler`` returning a ``SchedulerRun`` for the schedulers it declares
-in ``Capabilities.schedulers`` (any other scheduler case is "not supported"). See the README's "Plugging in
-an implementation" for a complete example.
+in ``Capabilities.schedulers`` (any other scheduler case is "not supported"); a ``SwaAdapter`` adds
+``make_averaged_model`` and ``update_bn`` for the swa_utils it declares in ``Capabilities.swa``. See the
+README's "Plugging in an implementation" for a complete example.
 
 A candidate that differs from torch on purpose says so per class with a ``ClassDeclaration`` in
 ``Capabilities.declarations`` (options it lacks, its state layout, the precision of its scalar
@@ -89,6 +90,10 @@ class Capabilities:
     # Per class name, what the class declares where it differs from torch's on purpose (see
     # ``ClassDeclaration``); a class not listed behaves as torch's (``TORCH_LAYOUT``).
     declarations: Mapping[str, ClassDeclaration] = field(default_factory=dict)
+    # The swa_utils functions the candidate has, by torch's names (``AveragedModel``, ``update_bn``,
+    # ``get_ema_avg_fn``, ``get_swa_avg_fn``, ``get_ema_multi_avg_fn``, ``get_swa_multi_avg_fn``), run through
+    # a ``SwaAdapter``'s methods; SWALR is a scheduler and is declared in ``schedulers``.
+    swa: frozenset[str] = frozenset()
 
     def devices(self) -> list[str]:
         return list(self.variants)
@@ -114,7 +119,9 @@ class OptimizerRun(Protocol):
         """The optimizer state in torch's layout: {"state": {index: {key: array}}, "param_groups": [...]}."""
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Load a state dict in torch's layout (arrays as NumPy)."""
+        """Load a state dict in torch's layout (arrays as NumPy). The run stays the variant it was built as,
+        whatever the state dict's param groups say (torch's own ``load_state_dict`` takes ``foreach`` and
+        ``fused`` from the saved groups; the harness loads the reference's state to test a variant)."""
 
     def set_hyperparameter(self, group: int, key: str, value: Any) -> None:
         """``param_groups[group][key] = value`` between steps (the dynamic-lr recipe)."""
@@ -144,6 +151,22 @@ class SchedulerRun(Protocol):
     def load_state_dict(self, state_dict: Any) -> None:
         """Resume from ``state_dict()``: the optimizer's state first, then each scheduler's, as torch's
         docs prescribe (the fresh run was built with the same specs)."""
+
+
+class AveragedModelRun(Protocol):
+    """One live averaged model of the candidate (``AveragedModel``) over a model given as arrays."""
+
+    def update_parameters(self, params: list[np.ndarray], buffers: list[np.ndarray]) -> None:
+        """Set the model's params and buffers to these arrays, then ``averaged.update_parameters(model)``."""
+
+    def params(self) -> list[np.ndarray]:
+        """The averaged model's params, in the model's order."""
+
+    def buffers(self) -> list[np.ndarray]:
+        """The averaged model's buffers (averaged with ``use_buffers``, else copied from the model)."""
+
+    def n_averaged(self) -> int:
+        """How many models have been averaged."""
 
 
 @runtime_checkable
@@ -190,6 +213,49 @@ class SchedulingAdapter(Adapter, Protocol):
         ChainedScheduler ``kwargs["schedulers"]`` is a list of nested specs, to be built on the same
         optimizer first. ``conformance.adapters.sched`` does all of this for a library with torch's API.
         """
+        ...
+
+
+@runtime_checkable
+class SwaAdapter(Adapter, Protocol):
+    """An adapter that also runs swa_utils: ``AveragedModel`` and ``update_bn``, as far as
+    ``capabilities().swa`` declares them (the cases needing anything else are "not supported").
+    ``conformance.adapters.swa`` does both for a library with torch's API and for the reference."""
+
+    def make_averaged_model(
+        self,
+        params: list[np.ndarray],
+        buffers: list[np.ndarray],
+        options: dict[str, Any],
+        dtype: str,
+        device: str,
+    ) -> AveragedModelRun:
+        """The averaged model of a model whose params and buffers start as these arrays (float arrays already
+        in ``dtype``; integer buffers stay integers). ``options`` as torch names them: ``use_buffers``, and
+        ``avg_fn`` or ``multi_avg_fn`` naming the averaging: ``"ema"`` is the candidate's
+        ``get_ema_avg_fn(decay)`` / ``get_ema_multi_avg_fn(decay)`` (``decay`` in ``options``, else the
+        factory's default), ``"swa"`` its ``get_swa_avg_fn()`` / ``get_swa_multi_avg_fn()``; neither means
+        the default equal-weight average. Raise ``NotSupported`` for what the candidate lacks."""
+        ...
+
+    def update_bn(
+        self,
+        layers: list[dict[str, Any]],
+        batches: list[np.ndarray],
+        *,
+        pairs: bool,
+        training: bool,
+        dtype: str,
+        device: str,
+    ) -> dict[str, Any]:
+        """Build the model ``layers`` describes, in order: ``{"layer": "Linear", "in", "out", "weight",
+        "bias"}`` (arrays; no ``"bias"`` key for a layer without one), ``{"layer": "ReLU"}``, ``{"layer":
+        "BatchNorm", "num_features", "eps", "momentum", "weight", "bias", "running_mean", "running_var",
+        "num_batches_tracked"}`` (BatchNorm1d/2d/3d by the batches' rank, channels on axis 1); set its
+        training mode to ``training``; run the candidate's
+        ``update_bn`` over the batches (as ``(batch, target)`` tuples when ``pairs``). Return, per BatchNorm
+        layer in order, ``"running_mean"``, ``"running_var"``, ``"num_batches_tracked"`` (arrays) and
+        ``"momentum"``, and the model's ``"training"`` mode afterwards."""
         ...
 
 

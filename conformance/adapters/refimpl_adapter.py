@@ -11,12 +11,16 @@ import numpy as np
 import refimpl
 import refimpl.lr_scheduler
 import refimpl.optim
+import refimpl.swa_utils
 from conformance.adapters.base import Capabilities, Closure, NotSupported
 from conformance.adapters.sched import ApiSchedulerRun
+from conformance.adapters.swa import SWA_NAMES, RefimplAveragedRun, refimpl_update_bn
 
 DTYPES = {"float64": (np.float64, np.complex128), "float32": (np.float32, np.complex64)}
 # Every scheduler but the abstract base class, which no case builds.
 SCHEDULERS = {n: getattr(refimpl.lr_scheduler, n) for n in refimpl.lr_scheduler.MODULES if n != "LRScheduler"}
+SCHEDULERS["SWALR"] = refimpl.swa_utils.SWALR
+SWA_FUNCTIONS = {n: getattr(refimpl.swa_utils, n) for n in SWA_NAMES if n != "SWALR"}
 
 
 class RefimplOptimizerRun:
@@ -68,6 +72,8 @@ class RefimplOptimizerRun:
 
 class RefimplAdapter:
     name = "refimpl"
+    # The scheduler classes ``make_scheduler`` builds (a spec note's documented variant may replace one).
+    schedulers: dict[str, type] = SCHEDULERS
 
     def version(self) -> str:
         return f"refimpl {refimpl.__version__}"
@@ -79,6 +85,7 @@ class RefimplAdapter:
             dtypes=frozenset(DTYPES),
             variants={"cpu": ("default",)},
             features=frozenset({"state_dict", "sparse", "complex"}),
+            swa=frozenset(SWA_FUNCTIONS),
         )
 
     def make_optimizer(
@@ -109,4 +116,19 @@ class RefimplAdapter:
         )
         n_params = sum(len(g["params"]) for g in groups)
         # Looked up at each call: the schedulers wrap ``opt.step`` to record that it ran.
-        return ApiSchedulerRun(opt, specs, SCHEDULERS, lambda: opt.step([None] * n_params))
+        return ApiSchedulerRun(opt, specs, self.schedulers, lambda: opt.step([None] * n_params))
+
+    def make_averaged_model(
+        self,
+        params: list[np.ndarray],
+        buffers: list[np.ndarray],
+        options: dict[str, Any],
+        dtype: str,
+        device: str,
+    ) -> RefimplAveragedRun:
+        return RefimplAveragedRun(SWA_FUNCTIONS, params, buffers, options, dtype, device)
+
+    def update_bn(
+        self, layers: list[dict[str, Any]], batches: list[np.ndarray], **kwargs: Any
+    ) -> dict[str, Any]:
+        return refimpl_update_bn(refimpl.swa_utils, layers, batches, **kwargs)

@@ -26,6 +26,7 @@ import numpy as np
 
 from conformance.adapters.base import Capabilities, ClassDeclaration, Closure, NotSupported
 from conformance.adapters.sched import ApiSchedulerRun
+from conformance.adapters.swa import SWA_NAMES, TorchAveragedRun, torch_update_bn
 from conformance.declarations import derived_lacks
 from refimpl.lr_scheduler import MODULES as SCHEDULER_MODULES
 from refimpl.optim import MODULES as OPTIMIZERS
@@ -40,6 +41,8 @@ DTYPES = {"float64", "float32", "bfloat16", "float16"}
 # Every torch scheduler but the abstract base class, which no case builds.
 SCHEDULERS = [name for name in SCHEDULER_MODULES if name != "LRScheduler"]
 # torch's fused kernels exist for these optimizers on CPU too (torch >= 2.4) and on CUDA.
+# The constructor switches that choose a variant's kernels.
+SWITCHES = ("foreach", "fused")
 VARIANT_FLAGS = {"forloop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}
 
 
@@ -51,11 +54,34 @@ def torch_dtype(dtype: str, complex_: bool) -> Any:
     return getattr(torch, dtype)
 
 
+def tensor_of(array: Any, dtype: Any, device: str) -> Any:
+    """A new tensor (a leaf) with ``array``'s values and memory layout: a non-contiguous array (a transposed
+    or strided param of a kernel-size case) gives a tensor with the same strides, gaps included."""
+    array = np.asarray(array)
+    if array.ndim == 0 or array.flags.c_contiguous:
+        return torch.tensor(array, dtype=dtype, device=device)
+    strides = tuple(s // array.itemsize for s in array.strides)
+    out = torch.empty_strided(array.shape, strides, dtype=dtype, device=device)
+    with torch.no_grad():
+        out.copy_(torch.from_numpy(np.ascontiguousarray(array)))
+    return out
+
+
 class TorchOptimizerRun:
     def __init__(
-        self, cls: type, groups: list[dict[str, Any]], hyper: dict[str, Any], dtype: str, device: str
+        self,
+        cls: type,
+        groups: list[dict[str, Any]],
+        hyper: dict[str, Any],
+        dtype: str,
+        device: str,
+        flags: dict[str, Any] | None = None,
     ):
         self.device, self.dtype = device, dtype
+        # The variant's switches (foreach=True...): passed to the constructor, and set again after every
+        # load_state_dict, which replaces them with the saved groups' (None for a state dict saved by the
+        # reference or by another variant) and so would silently run torch's for-loop.
+        self.flags = dict(flags or {})
         torch_groups = []
         for g in groups:
             params = []
@@ -63,13 +89,13 @@ class TorchOptimizerRun:
                 target = torch_dtype(dtype, np.iscomplexobj(p))
                 if target is None:
                     raise NotSupported(f"complex params in {dtype}")
-                params.append(torch.tensor(p, dtype=target, device=device, requires_grad=True))
+                params.append(tensor_of(p, target, device).requires_grad_())
             torch_groups.append({**g, "params": params})
-        self.optimizer = cls(torch_groups, **hyper)
+        self.optimizer = cls(torch_groups, **{**hyper, **self.flags})
         self._params = [p for g in self.optimizer.param_groups for p in g["params"]]
 
     def _tensor(self, array: np.ndarray, like: Any) -> Any:
-        return torch.tensor(np.asarray(array), dtype=like.dtype, device=like.device)
+        return tensor_of(array, like.dtype, like.device)
 
     def _grad(self, grad: Any, param: Any) -> Any:
         if grad is None:
@@ -105,6 +131,10 @@ class TorchOptimizerRun:
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.optimizer.load_state_dict(self._to_torch(state_dict))
+        for group in self.optimizer.param_groups:
+            # The saved groups' switches go, whichever variant saved them (a fused=True left by a fused
+            # optimizer's state would win over this run's foreach=True).
+            group.update({k: None for k in SWITCHES if k in group} | self.flags)
 
     def _to_torch(self, value: Any) -> Any:
         if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iu":
@@ -215,6 +245,19 @@ class TorchAdapter:
             found = [getattr(s, name) for s in sources if inspect.isclass(getattr(s, name, None))]
             if found:
                 out[name] = next((c for c in found if not torch_own(c)), found[0])
+        return out | {n: f for n, f in self.swa_functions().items() if n == "SWALR"}
+
+    def swa_functions(self) -> dict[str, Any]:
+        """The module's swa_utils: its own classes and functions with torch's swa_utils names and those of its
+        ``swa_utils`` attribute (as ``torch.optim`` has it); the candidate's own beat torch's, as above."""
+        sources = [self.module]
+        if inspect.ismodule(getattr(self.module, "swa_utils", None)):
+            sources.append(self.module.swa_utils)
+        out = {}
+        for name in SWA_NAMES:
+            found = [getattr(s, name) for s in sources if callable(getattr(s, name, None))]
+            if found:
+                out[name] = next((f for f in found if not torch_own(f)), found[0])
         return out
 
     def scheduler_path(self, name: str) -> str:
@@ -243,6 +286,7 @@ class TorchAdapter:
             variants=devices,
             features=frozenset({"state_dict", "sparse", "complex", "torch_api"}),
             declarations=self.declarations(),
+            swa=frozenset(self.swa_functions()) - {"SWALR"},
         )
 
     def unsupported(self, meta: dict[str, Any], dtype: str, device: str, variant: str) -> str | None:
@@ -266,7 +310,7 @@ class TorchAdapter:
         if variant not in self.variants_of(name, device.split(":")[0]):
             raise NotSupported(f"{name} has no {variant} variant")
         return TorchOptimizerRun(
-            self.classes()[name], groups, {**hyper, **VARIANT_FLAGS.get(variant, {})}, dtype, device
+            self.classes()[name], groups, hyper, dtype, device, VARIANT_FLAGS.get(variant, {})
         )
 
     def repro(self, name: str, hyper: dict[str, Any], variant: str) -> str:
@@ -293,3 +337,18 @@ class TorchAdapter:
         opt = cls(params, **hyper)
         # Looked up at each call: the schedulers wrap ``opt.step`` to record that it ran.
         return ApiSchedulerRun(opt, specs, self.scheduler_classes(), lambda: opt.step())
+
+    def make_averaged_model(
+        self,
+        params: list[np.ndarray],
+        buffers: list[np.ndarray],
+        options: dict[str, Any],
+        dtype: str,
+        device: str,
+    ) -> TorchAveragedRun:
+        return TorchAveragedRun(self.swa_functions(), params, buffers, options, dtype, device)
+
+    def update_bn(
+        self, layers: list[dict[str, Any]], batches: list[np.ndarray], **kwargs: Any
+    ) -> dict[str, Any]:
+        return torch_update_bn(self.swa_functions(), layers, batches, **kwargs)

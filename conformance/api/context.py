@@ -20,6 +20,7 @@ import pytest
 
 import conformance
 import refimpl
+from conformance import scalars
 from conformance.adapters.base import NotSupported
 from conformance.adapters.refimpl_adapter import RefimplAdapter
 from conformance.api import compare
@@ -101,6 +102,13 @@ class ApiContext:
             or self.setup.rtol.get(self.dtype)
             or trajectory_rtol(self.dtype, MAX_STEPS)[-1]
         )
+        # A class keeping its scalar hyperparameters in a precision no finer than the dtype: the tolerance
+        # conformance.scalars derives for the class's API setup, said in every failure.
+        self.scalar_note = ""
+        if scalars.applies(self.declared.scalar_dtype, self.dtype):
+            extra = scalars.api_probe(self.name, self.declared.scalar_dtype, self.declared.lacks)
+            self.rtol += scalars.MARGIN * extra
+            self.scalar_note = scalars.describe(self.declared.scalar_dtype, [extra])
         # Resuming from a state dict repeats the same operations on the same values: bitwise on CPU. Other
         # devices may reduce in another order from run to run, so they get the tolerance.
         self.resume_rtol = 0.0 if self.device == "cpu" else self.rtol
@@ -237,6 +245,8 @@ class ApiContext:
         lines += [f"  {d}" for d in details[:12]]
         if len(details) > 12:
             lines.append(f"  ... and {len(details) - 12} more")
+        if self.scalar_note:
+            lines.append(f"  {self.scalar_note}")
         if self.script.lines:
             lines.append("  what ran (the candidate and the reference alike):")
             lines += self.script.render()

@@ -113,11 +113,19 @@ class Twin:
         self.reference.set_hyperparameter(group, key, value)
 
     def resumed(
-        self, label: str = "resumed", variant: str | None = None, transfer: Transfer | None = None
+        self,
+        label: str = "resumed",
+        variant: str | None = None,
+        transfer: Transfer | None = None,
+        transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> tuple[Any, Any]:
         """Fresh optimizers over the current params, loaded with the state of the twin's: the candidate's (of
         ``variant``, default the twin's; ``transfer(saved_run, fresh_run)`` moves the state, default through
-        ``state_dict()``/``load_state_dict()``) and the reference's. Both follow the twin from now on."""
+        ``state_dict()``/``load_state_dict()``) and the reference's. ``transform`` edits both saved dicts
+        before they are loaded (an older torch's layout). Both follow the twin from now on."""
+        if transform is not None:
+            edit = transform
+            transfer = transfer or (lambda saved, fresh: fresh.load_state_dict(edit(saved.state_dict())))
         variant = variant or self.variant
         other = f", variant {variant}" if variant != self.variant else ""
         self.ctx.script.add(f"state = {self.label}.state_dict()")
@@ -126,7 +134,7 @@ class Twin:
         candidate = self.ctx.make(self._regroup(self.candidate.params()), self.hyper, variant)
         (transfer or _load)(self.candidate, candidate)
         reference = self.ctx.make_reference(self._regroup(self.reference.params()), self.hyper)
-        _load(self.reference, reference)
+        reference.load_state_dict((transform or (lambda d: d))(self.reference.state_dict()))
         self.followers += [candidate, reference]
         return candidate, reference
 

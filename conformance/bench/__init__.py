@@ -15,36 +15,19 @@ from conformance.bench.suite import (
     run_bench,
 )
 
-__all__ = ["BenchConfig", "BenchConfigError", "add_options", "config_from", "run_bench"]
+__all__ = ["BenchConfig", "BenchConfigError", "config_from", "run_bench"]
 
 
-def add_options(group: Any) -> None:
-    """The plugin's ``--bench*`` options."""
-    group.addoption("--bench", action="store_true", help="also time step() per optimizer x variant x size")
-    group.addoption(
-        "--bench-sizes",
-        default=DEFAULT_SIZES,
-        help="TOTAL (one tensor) or TOTAL/COUNT (over COUNT tensors), comma-separated (default: %(default)s)",
-    )
-    group.addoption("--bench-repeats", type=int, default=DEFAULT_REPEATS, help="timed samples per row")
-    group.addoption("--bench-dtype", default="float32", help="dtype of the benchmark (default: float32)")
-    group.addoption(
-        "--bench-threads",
-        type=int,
-        default=1,
-        help="CPU threads for torch while timing; 0: torch's default (default: %(default)s)",
-    )
-
-
-def config_from(getoption: Any, device: str, variants: list[str] | None) -> BenchConfig | None:
-    """The benchmark configuration the command line asks for, or None without ``--bench``."""
-    if not getoption("--bench"):
+def config_from(option: Any, device: str, variants: list[str] | None) -> BenchConfig | None:
+    """The benchmark configuration the command line asks for, or None without ``--bench``. ``option(name,
+    default)`` reads one option (the options themselves are declared in :mod:`conformance.options`)."""
+    if not option("--bench", False):
         return None
     return BenchConfig(
-        sizes=parse_sizes(getoption("--bench-sizes")),
-        repeats=getoption("--bench-repeats"),
-        dtype=getoption("--bench-dtype"),
+        sizes=parse_sizes(option("--bench-sizes", DEFAULT_SIZES)),
+        repeats=option("--bench-repeats", DEFAULT_REPEATS),
+        dtype=option("--bench-dtype", "float32"),
         device=device,
         variants=tuple(variants) if variants else None,
-        threads=getoption("--bench-threads"),
+        threads=option("--bench-threads", 1),
     )

@@ -6,8 +6,15 @@ from importlib import import_module
 from typing import Any
 
 from conformance.catalogue.model import OptimCase, SchedCase
+from conformance.catalogue.swa_model import AveragedCase, UpdateBnCase
 from refimpl.lr_scheduler import MODULES as SCHED_MODULES
 from refimpl.optim import MODULES as OPTIM_MODULES
+
+# Every scheduler class the catalogue covers -> its catalogue module (and vector file stem): torch.optim's
+# lr_scheduler classes and swa_utils' SWALR.
+SCHEDULER_MODULES = {**SCHED_MODULES, "SWALR": "swalr"}
+# The swa_utils cases other than SWALR's: kind -> catalogue module (and vector file stem).
+SWA_MODULES = {"averaged_model": "averaged_model", "update_bn": "update_bn"}
 
 
 def _gather(package: str, modules: dict[str, str], name_filter: str) -> list[Any]:
@@ -34,4 +41,9 @@ def optimizer_cases(name_filter: str = "") -> list[OptimCase]:
 
 def scheduler_cases(name_filter: str = "") -> list[SchedCase]:
     """All LR-scheduler cases (those whose id contains ``name_filter``), checked for unique ids."""
-    return _gather("sched", SCHED_MODULES, name_filter)
+    return _gather("sched", SCHEDULER_MODULES, name_filter)
+
+
+def swa_cases(name_filter: str = "") -> list[AveragedCase | UpdateBnCase]:
+    """All AveragedModel and update_bn cases (those whose id contains ``name_filter``)."""
+    return _gather("swa", SWA_MODULES, name_filter)

@@ -54,12 +54,19 @@ def _accuracy(n: int) -> list[float]:
     return [round(1.0 - v, 12) for v in _plateaus(n)]
 
 
+def _negative_plateaus(n: int) -> list[float]:
+    """``plateaus - 1.2``: the same stalls, below zero (from -0.19 down)."""
+    return [round(v - 1.2, 12) for v in _plateaus(n)]
+
+
 # ReduceLROnPlateau's metric before scheduler step t + 1 is sequence[t].
 METRICS: dict[str, Named] = {
     "plateaus": Named(
         "round(1 / (1 + 0.3 * floor(t / 12) + 0.002 * t) + 0.01 * sin(t), 12) for t in range(n)", _plateaus
     ),
     "accuracy": Named("round(1 - plateaus[t], 12) for t in range(n)", _accuracy),
+    # a loss that is negative throughout (a log-likelihood's negative, a reward): rel thresholds flip there
+    "negative_plateaus": Named("round(plateaus[t] - 1.2, 12) for t in range(n)", _negative_plateaus),
 }
 
 # Scheduler options whose value is a function name (or a list of names, one per group), and their tables.

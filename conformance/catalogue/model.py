@@ -19,6 +19,9 @@ from typing import Any
 
 from conformance.catalogue.functions import METRICS, formulas
 
+# The generator of a case with ``inputs="generated"`` (conformance/pinned.py says how it maps bits to values).
+PINNED_GENERATOR = "pcg64-raw-uniform"
+
 # Short names used in case ids; any other option appears under its own name.
 ABBREVIATIONS = {
     "weight_decay": "wd",
@@ -31,6 +34,9 @@ ABBREVIATIONS = {
     "history_size": "hist",
     "tolerance_grad": "tol_grad",
     "tolerance_change": "tol_change",
+    # swa_utils: the averaging function's option, its value naming the function (``multi_ema``).
+    "avg_fn": "avg_",
+    "multi_avg_fn": "multi_",
     # Scheduler options whose value names itself (a function, a mode, nested schedulers): value only.
     "lr_lambda": "",
     "scale_fn": "",
@@ -149,6 +155,14 @@ class OptimCase:
     # where the case is: {"float32": x} for both checks (Muon: torch's bfloat16 Newton-Schulz), or
     # {"float32:trajectory": x} for one check (LBFGS); see conformance/tolerances.py.
     tolerance: Mapping[str, float] | None = None
+    # "generated": params and gradients are drawn from a pinned bit stream (``conformance.pinned``) and not
+    # stored; the vectors keep their sha256 and a sample of the reference's params (kernel-size cases,
+    # whose full arrays would not fit the vectors' budget). Empty: everything stored.
+    inputs: str = ""
+    # The memory layout of each param (and its gradient), in group order: "contiguous", "transposed" (a
+    # 2-D param stored column-major) or "strided" (every other element of a buffer: not dense). Empty: all
+    # contiguous.
+    layouts: tuple[str, ...] = ()
 
     @property
     def seed_name(self) -> str:
@@ -194,7 +208,11 @@ class OptimCase:
             "checkpoints": list(self.checkpoints),
             "observes": list(self.observes),
             "why": self.why,
-        } | ({"tolerance": dict(self.tolerance)} if self.tolerance else {})
+        } | (
+            ({"tolerance": dict(self.tolerance)} if self.tolerance else {})
+            | ({"inputs": {"generator": PINNED_GENERATOR, "seed": self.seed_name}} if self.inputs else {})
+            | ({"layouts": list(self.layouts)} if self.layouts else {})
+        )
 
     def fingerprint(self) -> str:
         return hashlib.sha256(json.dumps(self.describe(), sort_keys=True).encode()).hexdigest()[:16]

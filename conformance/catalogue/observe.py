@@ -15,7 +15,8 @@ import numpy as np
 
 from conformance.catalogue.functions import FUNCTION_OPTIONS
 from conformance.catalogue.model import OptimCase, SchedCase
-from conformance.generate import run_optim_case, run_sched_case
+from conformance.catalogue.swa_model import AveragedCase, UpdateBnCase
+from conformance.generate import run_optim_case, run_sched_case, run_swa_case
 from conformance.metrics import normwise_error
 from conformance.runner import CandidateError
 from conformance.schedules import values_change
@@ -29,6 +30,9 @@ ALTERNATIVES: dict[str, list[Any]] = {
     "line_search_fn": [None, "strong_wolfe"],
     "adjust_lr_fn": [None, "match_rms_adamw"],
     "eps[0]": [None, 1e-3],  # Adafactor's eps1: None means "derive from the dtype"
+    # AveragedModel's averaging function: the other kind of average ("swa" and no function are one average)
+    "avg_fn": ["ema", "swa"],
+    "multi_avg_fn": ["ema", "swa"],
 }
 
 
@@ -148,4 +152,35 @@ def observed_schedule_change(case: SchedCase, option: str, defaults: dict[str, A
         except CandidateError:
             continue  # not a valid value of this option here
         changes.append(values_change(base, expected))
+    return min(changes, default=0.0)
+
+
+# AveragedModel's options that have a default (torch's), for perturbing a case that leaves them out.
+AVERAGED_DEFAULTS = {"use_buffers": False}
+
+
+def observed_swa_change(case: AveragedCase | UpdateBnCase, option: str) -> float:
+    """The smallest change, among the plausible wrong values of ``option`` (an AveragedModel option, or an
+    update_bn case's field such as ``batches``), of the expected values the harness compares (averaged
+    params and buffers after every update, or the BatchNorm statistics), with the case's own random draws.
+    Values the reference rejects are skipped; 0.0 if none is left."""
+    base = run_swa_case(case).arrays
+    averaged = isinstance(case, AveragedCase)
+    value = case.options.get(option, AVERAGED_DEFAULTS.get(option)) if averaged else getattr(case, option)
+    changes = []
+    for wrong in candidates(option, value):
+        if averaged:
+            mutated = replace(case, options={**case.options, option: wrong}, seed=case.seed_name)
+        else:
+            mutated = replace(case, seed=case.seed_name, **{option: wrong})
+        try:
+            arrays = run_swa_case(mutated).arrays
+        except (ValueError, RuntimeError, CandidateError):
+            continue  # not a valid value of this option here
+        compared = [
+            k
+            for k in base
+            if k.startswith(("avg/", "expected/")) and k in arrays and arrays[k].shape == base[k].shape
+        ]
+        changes.append(max(normwise_error(arrays[k], base[k]) for k in compared))
     return min(changes, default=0.0)

@@ -10,7 +10,14 @@ from typing import Any
 from conformance.report.markdown import render_markdown
 from conformance.report.model import ResultsError, load_results
 
-__all__ = ["ResultsError", "load_results", "render_html", "render_markdown", "write_reports"]
+__all__ = [
+    "ResultsError",
+    "load_results",
+    "render_html",
+    "render_markdown",
+    "render_reports",
+    "write_reports",
+]
 
 
 def render_html(data: dict[str, Any]) -> str:
@@ -19,11 +26,17 @@ def render_html(data: dict[str, Any]) -> str:
     return render(data)
 
 
+def render_reports(data: dict[str, Any]) -> dict[str, str]:
+    """``summary.md`` and ``index.html`` for ``data``, by file name."""
+    return {"summary.md": render_markdown(data), "index.html": render_html(data)}
+
+
 def write_reports(data: dict[str, Any], out: Path) -> list[Path]:
     """Write ``summary.md`` and ``index.html`` for ``data`` into ``out`` (atomically, each)."""
     from conformance.results import write_atomic
 
-    paths = [out / "summary.md", out / "index.html"]
-    for path, text in zip(paths, (render_markdown(data), render_html(data))):
-        write_atomic(path, text)
+    paths = []
+    for name, text in render_reports(data).items():
+        write_atomic(out / name, text)
+        paths.append(out / name)
     return paths

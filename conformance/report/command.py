@@ -4,7 +4,8 @@
   the folder of RESULTS.json).
 - ``optconf report --diff A.json B.json [--factor 10] [--speed-factor 1.25] [--out FILE]`` prints what
   changed from A to B as markdown (and writes it to FILE); exit status 1 when a check regressed (a pass
-  that no longer passes, or a divergence grown by more than the factor), 0 otherwise.
+  that no longer passes, or a divergence grown by more than the factor) or lost coverage (a pass in A that B
+  did not run: not supported, skipped or absent; ``--allow-coverage-loss`` accepts that), 0 otherwise.
 - ``optconf report --all [--out DIR] [--only IMPL...]`` reruns the committed reports of every installed
   library (:mod:`conformance.report.regenerate`; it installs nothing) and rebuilds the matrix.
 - ``optconf report --matrix RUN/results.json... [--out DIR]`` writes the cross-library matrix
@@ -52,6 +53,11 @@ def add_report_command(commands: Any) -> None:
         default=DEFAULT_SPEED_FACTOR,
         help="flag a step time that changed by more than this ratio (default: %(default)g)",
     )
+    report.add_argument(
+        "--allow-coverage-loss",
+        action="store_true",
+        help="with --diff: checks that passed in A and were not run in B do not fail the comparison",
+    )
     report.set_defaults(func=run_report)
 
 
@@ -89,7 +95,7 @@ def run_report(args: argparse.Namespace) -> int:
         print(text, end="")
         if args.out:
             write_atomic(Path(args.out), text)
-        return 1 if diff.regressions else 0
+        return 1 if diff.regressions or (diff.coverage_lost and not args.allow_coverage_loss) else 0
     out = Path(args.out) if args.out else Path(args.results).parent
     for path in write_reports(data, out):
         print(f"wrote {path}")

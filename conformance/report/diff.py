@@ -4,6 +4,9 @@ Checks are matched by (check, case, dtype, variant), not by test id, so runs on 
 Three kinds of change are listed:
 
 - outcomes that flipped (pass to FAIL is a regression; the reverse a fix);
+- coverage lost: checks that passed in A and were not looked at in B (not supported, skipped, or absent).
+  A candidate that stops declaring what it used to pass is not "no regression": the comparison fails
+  unless the caller allows it (``--allow-coverage-loss``);
 - divergences that grew (or shrank) by more than ``factor``: errors under one machine epsilon of the dtype
   count as one epsilon, because below that the ratio of two rounding residues means nothing;
 - speed: each benchmarked configuration's time in B over its time in A, flagged beyond ``speed_factor``.
@@ -22,6 +25,8 @@ from conformance.report.model import LABELS, max_rel, outcome
 from conformance.tolerances import EPS
 
 BAD = ("failed", "xpassed")
+# Outcomes of a check that did not look at the candidate.
+NOT_LOOKED = ("unsupported", "skipped")
 DEFAULT_FACTOR = 10.0
 DEFAULT_SPEED_FACTOR = 1.25
 
@@ -47,6 +52,8 @@ class Diff:
     grown: list[tuple[Key, float, float, float]] = field(default_factory=list)
     shrunk: list[tuple[Key, float, float, float]] = field(default_factory=list)
     speed: list[dict[str, Any]] = field(default_factory=list)
+    # Checks that passed in A and were not run in B: (key, B's outcome, or "absent").
+    coverage_lost: list[tuple[Key, str]] = field(default_factory=list)
 
     @property
     def regressions(self) -> int:
@@ -74,10 +81,13 @@ def compare(
     records_b = {key(r): r for r in b["records"]}
     diff.only_a = sorted(set(records_a) - set(records_b))
     diff.only_b = sorted(set(records_b) - set(records_a))
+    diff.coverage_lost = [(k, "absent") for k in diff.only_a if outcome(records_a[k]) == "passed"]
     for k in sorted(set(records_a) & set(records_b)):
         ra, rb = records_a[k], records_b[k]
         if outcome(ra) != outcome(rb):
             diff.flipped.append((k, outcome(ra), outcome(rb)))
+            if outcome(ra) == "passed" and outcome(rb) in NOT_LOOKED:
+                diff.coverage_lost.append((k, outcome(rb)))
         ea, eb = max_rel(ra), max_rel(rb)
         if ea is None or eb is None:
             continue
@@ -113,6 +123,23 @@ def render(diff: Diff, a: dict[str, Any], b: dict[str, Any]) -> str:
         f"{diff.regressions} regression(s): checks that passed in A and do not in B, and divergences "
         f"that grew by more than x{diff.factor:g} (errors under one machine epsilon count as one epsilon)."
     )
+    lines.append("")
+    lines.append(
+        f"{len(diff.coverage_lost)} check(s) lost coverage: passed in A, not looked at in B (not supported, "
+        "skipped or absent)."
+    )
+    for title, status in (("A", a.get("status")), ("B", b.get("status"))):
+        if isinstance(status, dict) and status.get("complete") is False:
+            lines.append(f"Run {title} is incomplete: {status.get('message', 'interrupted')}.")
+    if diff.coverage_lost:
+        lines += ["", f"## Coverage lost ({len(diff.coverage_lost)})", ""]
+        lines.append(
+            tabulate(
+                [[_name(k), LABELS.get(b_outcome, b_outcome)] for k, b_outcome in diff.coverage_lost],
+                headers=["check (passed in A)", "B"],
+                tablefmt="github",
+            )
+        )
     lines += ["", f"## Outcomes that flipped ({len(diff.flipped)})", ""]
     if diff.flipped:
         lines.append(

@@ -76,6 +76,7 @@ def render_html(data: dict[str, Any]) -> str:
         .get_template("index.html.j2")
         .render(
             candidate=str(env.get("candidate", "?")),
+            banner=model.banner(data),
             header=model.header(env),
             labels=model.LABELS,
             total_labels=model.TOTAL_LABELS,
@@ -83,9 +84,12 @@ def render_html(data: dict[str, Any]) -> str:
             total=model.totals(records),
             matrices=model.matrices(records),
             details=details,
+            causes=model.causes(data),
             detailed=details[:MAX_DETAILED],
             charts=charts,
             unmatched=data.get("unmatched_deviations") or [],
+            spec_notes=model.spec_note_rows(data),
+            spec_notes_text=model.SPEC_NOTES_TEXT,
             speed=_speed(data["bench"]) if data.get("bench") else None,
         )
     )

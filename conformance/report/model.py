@@ -44,6 +44,7 @@ DETAILED = ("failed", "error", "xpassed", "xfailed")
 HEADER_KEYS = (
     ("candidate", "candidate"),
     ("candidate_version", "candidate version"),
+    ("package_version", "optim-conformance"),
     ("torch", "torch"),
     ("numpy", "numpy"),
     ("python", "python"),
@@ -52,10 +53,20 @@ HEADER_KEYS = (
     ("platform", "platform"),
     ("dtypes", "dtypes"),
     ("variants", "variants"),
+    ("vectors", "vectors"),
+    ("vectors_format_version", "vectors format"),
+    ("vectors_manifest_sha256", "vectors manifest sha256"),
     ("vectors_torch_version", "vectors made with torch"),
     ("known_deviations_file", "known deviations file"),
     ("date", "date"),
     ("command", "command line"),
+)
+
+
+SPEC_NOTES_TEXT = (
+    "The spec is torch's behaviour: where its code and its documentation disagree, the reference follows the "
+    "code. A candidate that follows the documentation instead fails those cases, with a message naming the "
+    "note; the last column counts such failures in this run."
 )
 
 
@@ -95,6 +106,16 @@ def check_results(data: Any, where: str) -> dict[str, Any]:
     return data
 
 
+def banner(data: dict[str, Any]) -> str | None:
+    """The warning every rendering puts first when the run did not go through every check it selected
+    (``status`` in results.json; results files of older harnesses have none and were complete)."""
+    status = data.get("status")
+    if isinstance(status, dict) and status.get("complete") is False:
+        message = status.get("message") or "interrupted"
+        return f"INCOMPLETE RUN: {message}. The counts cover only the checks that ran."
+    return None
+
+
 def outcome(record: dict[str, Any]) -> str:
     """The record's outcome, with a "not supported" found only at run time counted as such."""
     if record["outcome"] == "skipped" and str(record.get("unsupported", "")).startswith("not supported"):
@@ -103,12 +124,15 @@ def outcome(record: dict[str, Any]) -> str:
 
 
 def algorithm(record: dict[str, Any]) -> tuple[str, str]:
-    """(section, row): optimizers and schedulers get separate matrices."""
+    """(section, row): optimizers, schedulers and the swa_utils (AveragedModel, update_bn) get separate
+    matrices."""
     if record.get("scheduler"):
         return "Schedulers", str(record["scheduler"])
+    if record.get("swa"):
+        return "SWA utilities", str(record["swa"])
     # A record without its optimizer (a check skipped before it ran) is filed under its case id's first
-    # word: "adam/lr0.1" and "Adam-fused" both name the class.
-    name = record.get("optimizer") or re.split(r"[/-]", str(record.get("case") or "?"))[0]
+    # word: "adam/lr0.1", "Adam-fused" and "Adam:lr=-1.0" all name the class.
+    name = record.get("optimizer") or re.split(r"[/:\[-]", str(record.get("case") or "?"))[0]
     return "Optimizers", str(name)
 
 
@@ -168,12 +192,13 @@ class Matrix:
 
 
 def matrices(records: list[dict[str, Any]]) -> list[Matrix]:
-    """The optimizer matrix, then the scheduler matrix (each only if the run has such records)."""
+    """The optimizer matrix, the scheduler matrix, then the swa_utils matrix (each only if the run has such
+    records)."""
     by_section: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in records:
         by_section[algorithm(r)[0]].append(r)
     out = []
-    for title in ("Optimizers", "Schedulers"):
+    for title in ("Optimizers", "Schedulers", "SWA utilities"):
         section = by_section.get(title)
         if not section:
             continue
@@ -208,6 +233,9 @@ def upstream_url(upstream: str) -> str | None:
     return f"https://github.com/{match[1]}/issues/{match[2]}" if match else None
 
 
+NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(\.\d+)?(e[-+]?\d+)?(?!\w)")
+BEYOND = re.compile(r"beyond tolerance after step \d+: (.*)")
+VECTOR_CHECKS = ("test_trajectory", "test_single_step", "test_schedule")
 REPRODUCE_MARK = "\n  reproduce:\n"
 
 
@@ -218,15 +246,60 @@ def split_message(record: dict[str, Any], candidate: str) -> tuple[str, str]:
     head, mark, tail = message.partition(REPRODUCE_MARK)
     if mark:
         return head, textwrap.dedent(tail)
-    args = ", ".join(
-        f"{k}={record[k]!r}" for k in ("dtype", "device", "variant") if isinstance(record.get(k), str)
-    )
-    check = str(record.get("check", "test_trajectory")).removeprefix("test_")
+    check = str(record.get("check", "test_trajectory"))
+    keys = ("dtype", "device", "variant") if check in VECTOR_CHECKS else ("device",)
+    args = ", ".join(f"{k}={record[k]!r}" for k in keys if isinstance(record.get(k), str) and record[k])
+    # A vector case reruns by its case id; an API check by its case and the check's name.
+    check = check.removeprefix("test_") if check in VECTOR_CHECKS else f"api:{check}"
     replay = (
         "from conformance.repro import replay\n"
-        f"replay({candidate!r}, {record.get('case', '?')!r}, {args}, check={check!r})"
+        f"replay({candidate!r}, {record.get('case', '?')!r}, {args + ', ' if args else ''}check={check!r})"
     )
     return message, replay
+
+
+def cause(record: dict[str, Any]) -> str:
+    """What went wrong, with what differs between checks of one cause left out (case ids, steps, numbers,
+    variants): failures of one root cause across checks share it. The class, then the candidate's error if
+    it raised, else what the message says is wrong (the arrays beyond tolerance of a vector case, the
+    headline of an API check)."""
+    message = str(record.get("message") or "")
+    head = message.splitlines()[0] if message else ""
+    subject, _, rest = head.partition(" does not conform")
+    subject = subject or str(record.get("optimizer") or record.get("scheduler") or "?")
+    if record.get("check") in VECTOR_CHECKS or record.get("layer") == "property":
+        found = BEYOND.search(message)
+        names = re.sub(r" \([^)]*\)", "", found[1]).split(", ") if found else []
+        arrays = ", ".join(dict.fromkeys(NUMBER.sub("N", n) for n in names))
+        what = f"diverges from the reference ({arrays})" if arrays else "diverges from the reference"
+    else:
+        what = rest.removeprefix(":").strip() or head or "failed"
+    if record.get("error"):
+        what = str(record["error"])
+    if not what.startswith("diverges"):
+        for _ in range(3):  # the arguments of a call, innermost first: one cause whatever the values
+            what = re.sub(r"\{[^{}]*\}", "{...}", re.sub(r"\([^()]*\)", "(...)", what))
+    return f"{subject}: {NUMBER.sub('N', what)}"
+
+
+@dataclass
+class Cause:
+    """Failures of one root cause: the cause, and every check that shows it."""
+
+    text: str
+    outcome: str
+    tests: list[str]
+    anchor: str
+
+
+def causes(data: dict[str, Any]) -> list[Cause]:
+    """Failures and suite errors grouped by ``cause``, the most frequent first."""
+    groups: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for r in data["records"]:
+        if outcome(r) in ("failed", "error", "xpassed"):
+            groups[(outcome(r), cause(r))].append(str(r.get("test") or r.get("case") or "?"))
+    ordered = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    return [Cause(text, kind, tests, f"cause-{i}") for i, ((kind, text), tests) in enumerate(ordered)]
 
 
 @dataclass
@@ -253,9 +326,23 @@ def _format(value: Any) -> str:
 
 
 def details(data: dict[str, Any]) -> list[Detail]:
-    """Failures first, then known deviations that now pass, then known deviations, each in run order."""
+    """Failures first, then suite errors, known deviations that now pass and known deviations; within each,
+    the first check of every root cause (``causes``) before the rest, so a capped list still shows every
+    cause, then run order."""
     candidate = str(data["environment"].get("candidate", "?"))
-    chosen = [r for o in DETAILED for r in data["records"] if outcome(r) == o]
+    seen: set[str] = set()
+    first_of_cause = set()
+    for i, r in enumerate(data["records"]):
+        if cause(r) not in seen:
+            seen.add(cause(r))
+            first_of_cause.add(i)
+    chosen = [
+        r
+        for o in DETAILED
+        for _, i, r in sorted(
+            (i not in first_of_cause, i, r) for i, r in enumerate(data["records"]) if outcome(r) == o
+        )
+    ]
     out = []
     for i, r in enumerate(chosen):
         message, reproduction = split_message(r, candidate)
@@ -297,3 +384,26 @@ def header(env: dict[str, Any]) -> list[tuple[str, str]]:
     rows = [(label, env[k]) for k, label in HEADER_KEYS if k in env]
     rows += [(k, v) for k, v in env.items() if k not in known]
     return [(label, ", ".join(map(str, v)) if isinstance(v, list) else _format(v)) for label, v in rows]
+
+
+@dataclass
+class SpecNoteRow:
+    """A spec note as the report lists it, with the failing checks whose candidate followed its
+    documentation (records carrying its id)."""
+
+    note: dict[str, Any]
+    tests: list[str]
+    source_link: str | None
+    docs_link: str | None
+
+
+def spec_note_rows(data: dict[str, Any]) -> list[SpecNoteRow]:
+    """Every spec note of the run (``results.json``'s ``spec_notes``), in file order."""
+    rows = []
+    for note in data.get("spec_notes") or []:
+        if not isinstance(note, dict):
+            continue
+        tests = [str(r.get("test")) for r in data["records"] if r.get("spec_note") == note.get("id")]
+        links = [upstream_url(str(note.get(k, ""))) for k in ("source", "docs")]
+        rows.append(SpecNoteRow(note, tests, *links))
+    return rows

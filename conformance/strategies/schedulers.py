@@ -74,6 +74,11 @@ DOMAINS: dict[str, dict[str, st.SearchStrategy[Any]]] = {
         "final_div_factor": _fraction(1.0, 1e4),
         "three_phase": st.booleans(),
     },
+    "SWALR": {
+        "swa_lr": _fraction(1e-4, 1.0),
+        "anneal_epochs": st.integers(0, 12),
+        "anneal_strategy": st.sampled_from(("cos", "linear")),
+    },
     "ReduceLROnPlateau": {
         "mode": st.sampled_from(("min", "max")),
         "patience": st.integers(0, 5),
@@ -96,6 +101,7 @@ REQUIRED = {
     "MultiplicativeLR": ("lr_lambda",),
     "CyclicLR": ("base_lr", "max_lr", "step_size_up", "mode"),  # the default period (2000) never turns
     "OneCycleLR": ("max_lr",),
+    "SWALR": ("swa_lr",),
     # not required by torch, but without them an example rarely shows ReduceLROnPlateau's dynamics
     "ReduceLROnPlateau": ("patience", "cooldown"),
 }
@@ -108,6 +114,8 @@ OPTIMIZERS = {"SGD": {"momentum": 0.9}, "Adam": {}}
 
 def module_bounds(scheduler: str) -> dict[str, Bound]:
     """Every single-argument ``Bound`` in the scheduler module's tables (``TABLE``, ``FACTOR_TABLE``...)."""
+    if scheduler not in MODULES:  # SWALR: SWALR_TABLE has rules only (DECAY_TABLE is the EMA functions')
+        return {}
     module = importlib.import_module(f"refimpl.lr_scheduler.{MODULES[scheduler]}")
     tables = [v for k, v in vars(module).items() if k.endswith("TABLE") and isinstance(v, Table)]
     return {b.name: b for table in tables for b in table.checks if isinstance(b, Bound) and b.index is None}

@@ -1,5 +1,7 @@
 """API conformance: gradients -- ``None`` gradients, all-zero gradients with and without weight decay,
-``zero_grad()`` (``set_to_none=True`` by default, and the ``False`` path), and a layer frozen mid-run.
+``zero_grad()`` (``set_to_none=True`` by default, and the ``False`` path, which zeroes each ``.grad`` in
+place), ``step()`` leaving every ``.grad`` as it was (the same tensor, the same values; for a closure, those
+it set last), and a layer frozen mid-run.
 
 Part of the API checks (``conformance/api``); see ``conformance/test_api/conftest.py`` for ids and skips.
 """
@@ -88,10 +90,14 @@ def test_zero_grad_keeps_zeros(api: ApiContext) -> None:
     ref = ts.reference(api, api.setup.groups(tensors), hyper)
     api.script.add(f"opt = {api.name}(...); opt.step(); opt.zero_grad(set_to_none=False); opt.step()")
     ts.step_both(api, opt, ref, 0)
+    before = [p.grad for p in tensors]
     opt.zero_grad(set_to_none=False)
     for i, p in enumerate(tensors):
         if p.grad is None or p.grad.shape != p.shape or bool((p.grad.to_dense() != 0).any()):
             api.fail(f"zero_grad(set_to_none=False) did not leave zeros in param {i}'s .grad: {p.grad!r:.60}")
+    replaced = [i for i, (p, g) in enumerate(zip(tensors, before)) if p.grad is not g]
+    if replaced:  # torch zeroes in place: a .grad someone holds (a hook, a gradient buffer) sees the zeros
+        api.fail(f"zero_grad(set_to_none=False) replaced the .grad of params {replaced}, not zeroing it")
     headline = "a step after zero_grad(set_to_none=False) is not the reference's"
     ts.expect_step(api, opt, ref, ts.grads_of(opt), headline, 1)
 
@@ -114,3 +120,51 @@ def test_frozen_mid_run(api: ApiContext) -> None:
         ts.train_step(api, opt, ref, net, t, "training with a frozen layer is not the reference's")
     now = [ts.to_numpy(p) for p in net[0].parameters()]
     api.expect(compare.params(now, frozen, 0.0, "of the frozen layer"), "a frozen layer moved")
+
+
+def grad_snapshot(tensors: list[Any]) -> list[tuple[Any, Any]]:
+    """Each param's ``.grad`` (the object) and a copy of its values."""
+    return [(p.grad, None if p.grad is None else p.grad.detach().clone()) for p in tensors]
+
+
+def changed_grads(tensors: list[Any], snapshot: list[tuple[Any, Any]]) -> list[str]:
+    """How each param's ``.grad`` differs from the snapshot: another tensor, or other values."""
+    out = []
+    for i, (p, (grad, values)) in enumerate(zip(tensors, snapshot)):
+        if p.grad is not grad:
+            out.append(f"param {i}'s .grad is another tensor than the one it had before step()")
+        elif grad is not None and not torch_equal(grad, values):
+            out.append(f"param {i}'s .grad was changed in place by step()")
+    return out
+
+
+def torch_equal(a: Any, b: Any) -> bool:
+    return bool(ts.torch.equal(a.to_dense(), b.to_dense()))
+
+
+@check(per_variant=True, needs=TORCH_API)
+def test_grads_untouched(api: ApiContext) -> None:
+    """step() leaves every .grad as it found it: the same tensor with the same values (a closure's: those
+    it set last), so gradient clipping, logging or accumulation after step() sees the gradients."""
+    tensors = [ts.tensor(api, p, requires_grad=True) for p in api.setup.initial()]
+    opt = ts.construct(api, api.setup.groups(tensors), dict(api.setup.hyper), api.case.variant)
+    api.script.add(f"opt = {api.name}(...); grads = [p.grad.clone() for p in params]; opt.step()")
+    api.script.add("assert all(p.grad is g0 and torch.equal(p.grad, g) ...)  # g0: the .grad before step")
+    last: list[tuple[Any, Any]] = []  # what the closure set, as it last set it
+    objective = api.setup.closure_for()
+
+    def closure() -> Any:
+        loss, grads = objective([ts.to_numpy(p) for p in tensors])
+        ts.set_grads(api, opt, grads)
+        last[:] = grad_snapshot(tensors)
+        return ts.torch.tensor(loss, dtype=ts.torch.float64)
+
+    for t in range(3):
+        if api.setup.closure:
+            opt.step(closure)
+            snapshot = last
+        else:
+            ts.set_grads(api, opt, api.setup.gradients(t, [ts.to_numpy(p) for p in tensors]))
+            snapshot = grad_snapshot(tensors)
+            opt.step()
+        api.expect(changed_grads(tensors, snapshot), f"step {t + 1} did not leave the gradients untouched")

@@ -54,5 +54,14 @@ class ChainedScheduler(NestedStateDict, LRScheduler):
             scheduler.step()
         self._last_lr = group_values(self._schedulers[-1].optimizer, "lr")
 
+    def _initial_step(self) -> None:
+        """Redo the construction, as an outer SequentialLR does to the scheduler it starts with (after undoing
+        the wrapped schedulers' constructor steps): each makes its constructor step again, in order, so the
+        chain's schedule is the one it has alone (pytorch/pytorch#196243; see ``refimpl.lr_scheduler.
+        sequential_lr``). torch steps the chain instead, advancing every scheduler in it by one epoch."""
+        for scheduler in self._schedulers:
+            scheduler._initial_step()
+        self._last_lr = group_values(self._schedulers[-1].optimizer, "lr")
+
     def get_lr(self) -> Any:  # pragma: no cover - never called: step() is overridden
         raise NotImplementedError

@@ -28,6 +28,15 @@ Where the reference meets torch's code rather than its docs:
 - ``step()`` takes no ``epoch``. ``last_epoch`` is stored as ``last_epoch + 1`` at construction; the base
   constructor is not called, so there is no ``base_lrs`` or ``_step_count``.
 - ``state_dict()`` nests the wrapped schedulers' state dicts under ``_schedulers``.
+
+Where the reference departs from torch's code, for an acknowledged bug (pytorch/pytorch#196243, open and
+triaged as silently incorrect): a SequentialLR or ChainedScheduler nested in a SequentialLR, as the
+scheduler it starts with, keeps the schedule it has alone. torch 2.13 redoes the nested composite's
+constructor step by *stepping* it (``LRScheduler._initial_step`` calls ``step()``), which advances a nested
+SequentialLR by an epoch (its milestones come one epoch early) and a ChainedScheduler by a whole step of
+every scheduler in it (and warns that ``lr_scheduler.step()`` came before ``optimizer.step()``). The
+reference redoes the construction instead (``_initial_step`` of the composites). A composite *restarted*
+at a milestone still raises torch's ``NotImplementedError`` (``_update_lr`` on a composite's ``get_lr``).
 """
 
 from __future__ import annotations
@@ -82,13 +91,25 @@ class SequentialLR(NestedStateDict, LRScheduler):
         self._last_lr = schedulers[idx].get_last_lr()
 
     def recursive_undo(self, sched: Any = None) -> None:
-        """Take back the constructor step of every wrapped scheduler, descending into composites."""
+        """Take back the constructor step of every wrapped scheduler, descending into composites (whose own
+        ``last_epoch``, a nested SequentialLR's, is taken back too: its ``_initial_step`` redoes it)."""
         scheds = self if sched is None else sched
         if hasattr(scheds, "_schedulers"):
             for s in scheds._schedulers:
                 self.recursive_undo(s)
+            if scheds is not self and hasattr(scheds, "last_epoch"):
+                scheds.last_epoch -= 1
         elif hasattr(scheds, "last_epoch"):
             scheds.last_epoch -= 1
+
+    def _initial_step(self) -> None:
+        """Redo the constructor's step, as an outer SequentialLR does to the scheduler it starts with (after
+        ``recursive_undo``): the scheduler active at epoch 0 makes its constructor step again, so the
+        nested schedule is the one this SequentialLR gives alone (pytorch/pytorch#196243)."""
+        self.last_epoch += 1
+        idx = bisect_right(self._milestones, 0)
+        self._schedulers[idx]._initial_step()
+        self._last_lr = self._schedulers[idx].get_last_lr()
 
     def step(self) -> None:  # type: ignore[override]
         self.last_epoch += 1

@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class Bound:
@@ -64,20 +66,39 @@ class Rule:
     holds: Callable[[Mapping[str, Any]], bool]
     message: str
     error: type[Exception] = ValueError
+    # Whether only a tensor (array) argument can break it: no float, flag or name does, so the harness's
+    # derivation of invalid inputs from the tables leaves it to torch's own error inputs.
+    tensors_only: bool = False
 
     def check(self, hyper: Mapping[str, Any]) -> None:
         if not self.holds(hyper):
             raise self.error(self.message.format(**hyper))
 
 
+def is_tensor(value: Any) -> bool:
+    """Whether a hyperparameter was given as a tensor (an array, here): torch's ``isinstance(x, Tensor)``."""
+    return isinstance(value, np.ndarray)
+
+
+# torch checks a tensor lr's size first in every constructor (Adam and AdamW check foreach before it).
+ONE_ELEMENT_LR = Rule(
+    ("lr",),
+    lambda h: not is_tensor(h["lr"]) or h["lr"].size == 1,
+    "Tensor lr must be 1-element",
+    tensors_only=True,
+)
+
+
 @dataclass(frozen=True)
 class Table:
-    """The checks of one constructor, in torch's order (the first failing one is the one torch reports)."""
+    """The checks of one constructor, in torch's order (the first failing one is the one torch reports).
+    ``ONE_ELEMENT_LR`` comes first unless the table places it."""
 
     checks: tuple[Bound | Rule, ...] = field(default_factory=tuple)
 
     def validate(self, hyper: Mapping[str, Any]) -> None:
-        for check in self.checks:
+        first = () if ONE_ELEMENT_LR in self.checks or "lr" not in hyper else (ONE_ELEMENT_LR,)
+        for check in (*first, *self.checks):
             check.check(hyper)
 
     def bounds(self) -> dict[tuple[str, int | None], Bound]:

@@ -26,7 +26,7 @@ Where the reference meets torch's code rather than its docs:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -46,6 +46,12 @@ TABLE = Table(
 
 class Adadelta(Optimizer):
     table = TABLE
+    legacy_defaults: ClassVar[dict[str, Any]] = {
+        "maximize": False,
+        "capturable": False,
+        "foreach": None,
+        "differentiable": False,
+    }
 
     def __init__(
         self,

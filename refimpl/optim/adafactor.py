@@ -59,7 +59,7 @@ Where the reference meets torch's code rather than its docs:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -87,6 +87,7 @@ def _rms(x: np.ndarray) -> float:
 
 class Adafactor(Optimizer):
     table = TABLE
+    legacy_defaults: ClassVar[dict[str, Any]] = {"foreach": None}
 
     def __init__(
         self,

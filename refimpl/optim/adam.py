@@ -45,8 +45,10 @@ Where the reference meets torch's code rather than its docs or the papers:
   ``foreach`` (raised after the param groups are built, as in torch), and at the first step ``fused`` with
   a non-floating (e.g. complex) parameter. Not reproduced: ``capturable=True`` failing on CPU tensors
   (the reference has no devices) and ``differentiable=True`` failing on leaf tensors (no autograd).
-- ``lr`` and ``betas`` as tensors (torch's capturable/fused feature) are not supported; torch's check that
-  the betas are "both floats" (an ``int`` beta is rejected) is reproduced.
+- ``lr`` and ``betas`` as tensors (torch's capturable/fused feature) are not supported in the update;
+  torch's constructor checks of them are reproduced (a tensor is a NumPy array here): a tensor lr or beta
+  with ``foreach=True`` and ``capturable=False`` is refused, a tensor lr must have one element, and the
+  betas must be "both floats or both Tensors" (an ``int`` beta is rejected).
 - ``load_state_dict`` fills keys missing from old state dicts with the defaults torch's ``__setstate__``
   uses (torch calls ``__setstate__`` at the end of ``load_state_dict``).
 """
@@ -54,11 +56,11 @@ Where the reference meets torch's code rather than its docs or the papers:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from refimpl.optim._validation import Bound, Rule, Table
+from refimpl.optim._validation import ONE_ELEMENT_LR, Bound, Rule, Table, is_tensor
 from refimpl.optim.optimizer import Optimizer, SparseGrad, lerp, real_view
 
 # The checks that Adam, AdamW, Adamax, NAdam and RAdam share, in torch's order. torch writes them as
@@ -71,14 +73,31 @@ ADAM_BOUNDS: tuple[Bound, ...] = (
     Bound("weight_decay", low=0.0, message="Invalid weight_decay value: {value}"),
 )
 
+def _no_tensor_with_foreach(name: str, index: int | None = None) -> Rule:
+    """torch's refusal of a tensor hyperparameter with ``foreach=True`` and ``capturable=False``."""
+    label = name if index is None else f"{name}[{index}]"
+    return Rule(
+        (name, "foreach", "capturable"),
+        lambda h: not (
+            is_tensor(h[name] if index is None else h[name][index]) and h["foreach"] and not h["capturable"]
+        ),
+        f"{label} as a Tensor is not supported for capturable=False and foreach=True",
+        tensors_only=True,
+    )
+
+
 TABLE = Table(
     (
+        _no_tensor_with_foreach("lr"),
+        ONE_ELEMENT_LR,
         *ADAM_BOUNDS,
         Rule(
             ("betas",),
-            lambda h: all(isinstance(b, float) for b in h["betas"]),
+            lambda h: all(isinstance(b, float) for b in h["betas"]) or all(is_tensor(b) for b in h["betas"]),
             "betas must be either both floats or both Tensors",
         ),
+        _no_tensor_with_foreach("betas", 0),
+        _no_tensor_with_foreach("betas", 1),
     )
 )
 
@@ -151,32 +170,22 @@ def update_moments(m: np.ndarray, v: np.ndarray, g: np.ndarray, beta1: float, be
     v += (1 - beta2) * g * g
 
 
-def restore_defaults(optimizer: Optimizer, legacy: dict[str, Any]) -> None:
-    """What torch's ``__setstate__`` does after ``load_state_dict``: keys added in later torch versions."""
-    for group in optimizer.param_groups:
-        for key, value in legacy.items():
-            group.setdefault(key, value)
-
-
 def zeros_state(*keys: str) -> Callable[[np.ndarray], dict[str, Any]]:
     """A new state: ``step = 0.0`` and a zero array shaped and typed like the parameter per ``keys``."""
     return lambda theta: {"step": 0.0, **{key: np.zeros_like(theta) for key in keys}}
 
 
-# Keys torch's ``__setstate__`` fills in param groups saved by older versions.
-LEGACY_DEFAULTS = {
-    "amsgrad": False,
-    "maximize": False,
-    "foreach": None,
-    "capturable": False,
-    "differentiable": False,
-    "decoupled_weight_decay": False,
-    "fused": None,
-}
-
-
 class Adam(Optimizer):
     table = TABLE
+    legacy_defaults: ClassVar[dict[str, Any]] = {
+        "amsgrad": False,
+        "maximize": False,
+        "foreach": None,
+        "capturable": False,
+        "differentiable": False,
+        "decoupled_weight_decay": False,
+        "fused": None,
+    }
 
     def __init__(
         self,
@@ -211,10 +220,6 @@ class Adam(Optimizer):
         defaults["betas"] = tuple(betas)
         super().__init__(params, defaults)
         check_fused_flags(defaults)
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        super().load_state_dict(state_dict)
-        restore_defaults(self, LEGACY_DEFAULTS)
 
     def _step_group(
         self, group: dict[str, Any], indices: list[int], params: list[np.ndarray], grads: list[Any]

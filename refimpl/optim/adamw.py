@@ -60,7 +60,7 @@ class AdamW(Adam):
             decoupled_weight_decay=True,
         )
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        super().load_state_dict(state_dict)
+    def _setstate(self) -> None:
+        super()._setstate()
         for group in self.param_groups:
             group["decoupled_weight_decay"] = True

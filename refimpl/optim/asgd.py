@@ -33,8 +33,9 @@ Where the reference meets torch's code:
   ``eta`` and ``mu`` is computed in double precision and *stored rounded to float32* (relative error up to
   6e-8), and the rounded value is what the next step uses, whatever the params' dtype. That is torch's
   code under its default settings and no upstream issue calls it a bug, so the spec follows it (as NAdam's
-  ``mu_product`` does): ``eta`` and ``mu`` are floats holding float32 values (``_as_float32``). Under
-  ``torch.set_default_dtype(torch.float64)`` torch would keep them exact instead.
+  ``mu_product`` does): ``eta`` and ``mu`` are floats holding float32 values (``scalar``). Under
+  ``torch.set_default_dtype(torch.float64)`` torch keeps them in float64, and so does the reference under
+  ``refimpl.optim.optimizer.set_default_dtype(np.float64)``.
 - ``lambd``, ``alpha`` and ``t0`` are not validated by torch (negative values are accepted); neither are
   they here.
 - Complex parameters are optimized as (real, imag) pairs (``real_view``).
@@ -43,12 +44,12 @@ Where the reference meets torch's code:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from refimpl.optim._validation import Bound, Table
-from refimpl.optim.optimizer import Optimizer, SparseGrad, real_view
+from refimpl.optim.optimizer import Optimizer, SparseGrad, real_view, scalar
 
 TABLE = Table(
     (
@@ -59,13 +60,15 @@ TABLE = Table(
 )
 
 
-def _as_float32(x: float) -> float:
-    """``x`` as torch stores it in a float32 scalar tensor (its default dtype), read back as a float."""
-    return float(np.float32(x))
-
-
 class ASGD(Optimizer):
     table = TABLE
+    legacy_defaults: ClassVar[dict[str, Any]] = {
+        "foreach": None,
+        "maximize": False,
+        "differentiable": False,
+        "capturable": False,
+    }
+    scalar_state: ClassVar[tuple[str, ...]] = ("step", "eta", "mu")
 
     def __init__(
         self,
@@ -104,7 +107,7 @@ class ASGD(Optimizer):
         for index, theta, grad in zip(indices, params, grads):
             state = self.state.setdefault(index, {})
             if not state:
-                state.update(step=0.0, eta=_as_float32(lr), mu=1.0, ax=np.zeros_like(theta))
+                state.update(step=0.0, eta=scalar(lr), mu=1.0, ax=np.zeros_like(theta))
             g = -grad if group["maximize"] else grad
             g, theta_r, ax = real_view(g), real_view(theta), real_view(state["ax"])
             state["step"] += 1
@@ -118,5 +121,5 @@ class ASGD(Optimizer):
             else:
                 ax[...] = theta_r
             t = state["step"]
-            state["eta"] = _as_float32(lr / ((1 + lambd * lr * t) ** alpha))
-            state["mu"] = _as_float32(1 / max(1, t - t0))
+            state["eta"] = scalar(lr / ((1 + lambd * lr * t) ** alpha))
+            state["mu"] = scalar(1 / max(1, t - t0))

@@ -71,7 +71,7 @@ Where the reference meets torch's code rather than its docs (or a decision was t
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -232,6 +232,7 @@ def _strong_wolfe(
 
 class LBFGS(Optimizer):
     table = TABLE
+    scalar_state: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,

@@ -72,7 +72,7 @@ Where the reference meets torch's code rather than its docs:
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -141,6 +141,7 @@ def adjust_lr(lr: float, adjust_lr_fn: str | None, shape: tuple[int, ...]) -> fl
 
 class Muon(Optimizer):
     table = TABLE
+    scalar_state: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,

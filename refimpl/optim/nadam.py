@@ -23,13 +23,12 @@ Where the reference meets torch's code rather than its docs or the paper:
 - ``beta1`` in the moment update and ``mu_t`` in the update are different numbers: ``m_t`` is an EMA with
   the constant ``beta1``, while the Nesterov weights use the decayed ``mu_t``. The product
   ``prod_{i<=t} mu_i`` is the state ``mu_product`` (initially 1).
-- torch keeps ``mu_product`` as a float32 scalar tensor (its default dtype, like ``step``) and multiplies
-  it in float32 every step: ``mu_product *= mu`` rounds ``mu`` and the product to float32. That rounding
-  reaches float64 params at ~1e-9 relative after 30 steps (measured), far above float64 rounding (~1e-16),
-  so the reference does the same (``_float32_product``) and stores ``mu_product`` as a float holding a
-  float32 value. (With
-  ``torch.set_default_dtype(torch.float64)`` torch would keep it in float64; the reference follows torch's
-  default.)
+- torch keeps ``mu_product`` as a scalar tensor of its default dtype (float32 unless
+  ``torch.set_default_dtype(torch.float64)``), like ``step``, and multiplies it in that dtype every step:
+  ``mu_product *= mu`` rounds ``mu`` and the product to float32 by default. That rounding reaches float64
+  params at ~1e-9 relative after 30 steps (measured), far above float64 rounding (~1e-16), so the
+  reference does the same (``_scalar_product``, in ``refimpl.optim.optimizer.get_default_dtype()``) and
+  stores ``mu_product`` as a float holding a value of that dtype.
 - ``1 - mu_product`` for the ``mu_{t+1}`` term is computed in float64 from the float32 ``mu_product``
   times ``mu_{t+1}`` (``mu_product_next`` is a Python float in torch's for-loop, never stored).
 - The two terms are applied to theta one after the other (two ``addcdiv_``), in torch's order: the
@@ -42,13 +41,13 @@ Where the reference meets torch's code rather than its docs or the paper:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from refimpl.optim._validation import Bound, Table
 from refimpl.optim.adam import ADAM_BOUNDS, decayed_gradient, lazy_states, update_moments
-from refimpl.optim.optimizer import Optimizer, real_view
+from refimpl.optim.optimizer import Optimizer, get_default_dtype, real_view
 
 TABLE = Table(
     (
@@ -58,9 +57,11 @@ TABLE = Table(
 )
 
 
-def _float32_product(a: float, b: float) -> float:
-    """``a * b`` as torch computes ``float32_tensor *= python_float``: both rounded to float32 first."""
-    return float(np.float32(a) * np.float32(b))
+def _scalar_product(a: float, b: float) -> float:
+    """``a * b`` as torch computes ``scalar_tensor *= python_float``: both rounded to the tensor's dtype (the
+    default dtype) first."""
+    dtype = get_default_dtype()
+    return float(dtype(a) * dtype(b))
 
 
 def _new_state(theta: np.ndarray) -> dict[str, Any]:
@@ -74,6 +75,14 @@ def _new_state(theta: np.ndarray) -> dict[str, Any]:
 
 class NAdam(Optimizer):
     table = TABLE
+    legacy_defaults: ClassVar[dict[str, Any]] = {
+        "decoupled_weight_decay": False,
+        "maximize": False,
+        "foreach": None,
+        "capturable": False,
+        "differentiable": False,
+    }
+    scalar_state: ClassVar[tuple[str, ...]] = ("step", "mu_product")
 
     def __init__(
         self,
@@ -120,7 +129,7 @@ class NAdam(Optimizer):
 
             mu = beta1 * (1.0 - 0.5 * (0.96 ** (t * psi)))
             mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((t + 1) * psi)))
-            state["mu_product"] = mu_product = _float32_product(state["mu_product"], mu)
+            state["mu_product"] = mu_product = _scalar_product(state["mu_product"], mu)
             mu_product_next = mu_product * mu_next
 
             m, v = real_view(state["exp_avg"]), real_view(state["exp_avg_sq"])

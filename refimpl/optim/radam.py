@@ -40,7 +40,7 @@ Where the reference meets torch's code rather than the paper:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -53,6 +53,13 @@ TABLE = Table(ADAM_BOUNDS)
 
 class RAdam(Optimizer):
     table = TABLE
+    legacy_defaults: ClassVar[dict[str, Any]] = {
+        "maximize": False,
+        "foreach": None,
+        "capturable": False,
+        "decoupled_weight_decay": False,
+        "differentiable": False,
+    }
 
     def __init__(
         self,

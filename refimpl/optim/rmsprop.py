@@ -39,7 +39,7 @@ Where the reference meets torch's code rather than its docs:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -60,6 +60,14 @@ TABLE = Table(
 
 class RMSprop(Optimizer):
     table = TABLE
+    legacy_defaults: ClassVar[dict[str, Any]] = {
+        "momentum": 0,
+        "centered": False,
+        "capturable": False,
+        "foreach": None,
+        "maximize": False,
+        "differentiable": False,
+    }
 
     def __init__(
         self,

@@ -35,7 +35,7 @@ Where the reference meets torch's code rather than its docs:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -56,6 +56,12 @@ TABLE = Table(
 
 class Rprop(Optimizer):
     table = TABLE
+    legacy_defaults: ClassVar[dict[str, Any]] = {
+        "foreach": None,
+        "maximize": False,
+        "differentiable": False,
+        "capturable": False,
+    }
 
     def __init__(
         self,
@@ -81,6 +87,12 @@ class Rprop(Optimizer):
         TABLE.validate(defaults)
         super().__init__(params, defaults)
 
+    @staticmethod
+    def _clamp(eta: np.ndarray, direction: np.ndarray, low: float, high: float) -> None:
+        """Every step size into ``[low, high]``, whatever the sign product ``direction`` (torch's code; the
+        docs clamp only where the size changed: ``refimpl.documented.RpropAsDocumented``)."""
+        eta[...] = np.clip(eta, low, high)
+
     def _step_group(
         self, group: dict[str, Any], indices: list[int], params: list[np.ndarray], grads: list[Any]
     ) -> None:
@@ -103,7 +115,7 @@ class Rprop(Optimizer):
             factor[direction > 0] = eta_plus
             factor[direction < 0] = eta_minus
             eta *= factor
-            eta[...] = np.clip(eta, step_size_min, step_size_max)
+            self._clamp(eta, direction, step_size_min, step_size_max)
             g = np.where(direction < 0, 0, g)
             theta_r -= np.sign(g) * eta
             prev[...] = g

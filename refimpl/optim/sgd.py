@@ -28,7 +28,7 @@ Where the reference meets torch's code rather than its docs:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -52,6 +52,14 @@ TABLE = Table(
 
 class SGD(Optimizer):
     table = TABLE
+    # torch's SGD.__setstate__ fills ``fused`` with False, though its constructor's default is None.
+    legacy_defaults: ClassVar[dict[str, Any]] = {
+        "nesterov": False,
+        "maximize": False,
+        "foreach": None,
+        "differentiable": False,
+        "fused": False,
+    }
 
     def __init__(
         self,

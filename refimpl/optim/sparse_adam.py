@@ -40,7 +40,7 @@ Where the reference meets torch's code rather than its docs:
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -74,6 +74,7 @@ TABLE = Table(
 
 class SparseAdam(Optimizer):
     table = TABLE
+    scalar_state: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,

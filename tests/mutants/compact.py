@@ -31,9 +31,16 @@ class CompactOptimizer(torch.optim.Optimizer):
         super().__init_subclass__(**kwargs)
         torch_init = next(c for c in cls.__mro__ if c.__module__.startswith("torch.optim")).__init__
 
+        if "ignores_step_hooks" in cls.mistakes and "step" in vars(cls.__mro__[1]):
+            # A port that writes its own step() and drops torch's hook wrapper around it.
+            step = vars(cls.__mro__[1])["step"]
+            cls.step = getattr(step, "__wrapped__", step) if getattr(step, "hooked", False) else step
+
         @functools.wraps(torch_init)
         def __init__(self: CompactOptimizer, params: Any, *args: Any, **kw: Any) -> None:
             lr = kw.get("lr")
+            if "accepts_lr_of_many_elements" in self.mistakes and torch.is_tensor(lr) and lr.numel() > 1:
+                kw = {**kw, "lr": lr.flatten()[0]}  # the check a port forgets: the first element is used
             negative = "accepts_negative_lr" in self.mistakes and isinstance(lr, (int, float)) and lr < 0
             torch_init(self, params, *args, **({**kw, "lr": -lr} if negative else kw))
             if negative:  # the check a port forgets: the negative lr goes in unchecked
@@ -51,7 +58,22 @@ class CompactOptimizer(torch.optim.Optimizer):
             raise RuntimeError(self.sparse_error)
         return p.grad.to_dense()
 
+    def _patch_step_function(self) -> None:
+        if "ignores_step_hooks" not in self.mistakes:
+            super()._patch_step_function()
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if "no_setstate" in self.mistakes:  # a port without its class's __setstate__: old checkpoints break
+            torch.optim.Optimizer.__setstate__(self, state)
+        else:
+            super().__setstate__(state)
+
     def zero_grad(self, set_to_none: bool = True) -> None:
+        if "zero_grad_replaces_grad" in self.mistakes and not set_to_none:
+            for group in self.param_groups:  # new zero tensors, where torch zeroes the existing .grad
+                for p in group["params"]:
+                    p.grad = None if p.grad is None else torch.zeros_like(p)
+            return
         super().zero_grad(set_to_none=set_to_none and "zero_grad_zeroes" not in self.mistakes)
 
     def state_dict(self) -> dict[str, Any]:
@@ -72,10 +94,10 @@ class CompactSGD(CompactOptimizer, torch.optim.SGD):
     @torch.no_grad()
     def step(self, closure: Any = None) -> Any:
         m = self.mistakes
-        if not hasattr(self, "first_lrs"):
-            self.first_lrs = [g["lr"] for g in self.param_groups]
+        if not hasattr(self, "_first_lrs"):
+            self._first_lrs = [g["lr"] for g in self.param_groups]
         for group_index, group in enumerate(self.param_groups):
-            lr = self.first_lrs[group_index] if "lr_read_once" in m else group["lr"]
+            lr = self._first_lrs[group_index] if "lr_read_once" in m else group["lr"]
             lr = self.defaults["lr"] if "group_lr_ignored" in m else lr
             mu, tau, wd = group["momentum"], group["dampening"], group["weight_decay"]
             for p in group["params"]:
@@ -87,6 +109,8 @@ class CompactSGD(CompactOptimizer, torch.optim.SGD):
                 if "weight_decay_before_maximize" in m:
                     g = g + wd * p if wd != 0 else g
                     g = -g if group["maximize"] else g
+                elif "weight_decay_into_grad" in m and wd != 0:  # p.grad changed in place
+                    g = (-g if group["maximize"] else g).add_(p, alpha=wd)
                 else:
                     g = -g if group["maximize"] else g
                     g = g + wd * p if wd != 0 else g
@@ -120,7 +144,9 @@ class CompactAdam(CompactOptimizer, torch.optim.Adam):
                     continue
                 state = self.state[p]
                 if not state:
-                    state["step"] = torch.tensor(0.0)
+                    # torch keeps step in the default dtype (float64 under torch.set_default_dtype)
+                    fixed = torch.float32 if "step_always_float32" in m else None
+                    state["step"] = torch.tensor(0.0, dtype=fixed)
                     state["exp_avg"] = torch.zeros_like(p)
                     state["exp_avg_sq"] = torch.zeros_like(p)
                     if group["amsgrad"]:

@@ -30,6 +30,19 @@ def _set_momentum(scheduler: Any, group: dict[str, Any], momentum: float) -> Non
 class CompactStepLR(lr_scheduler.StepLR):
     mistakes: ClassVar[frozenset[str]] = frozenset()
 
+    def _get_closed_form_lr(self) -> list[float]:
+        # Right: step(epoch) jumps to the closed form at that epoch; wrong: a port without it goes on from
+        # the current lr.
+        if "step_epoch_without_closed_form" in self.mistakes:
+            return self.get_lr()
+        return super()._get_closed_form_lr()
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        if "state_dict_without_last_lr" in self.mistakes:  # a loaded scheduler reports its own last lr
+            state.pop("_last_lr", None)
+        return state
+
     def get_lr(self) -> list[float]:
         # Right: decay at epochs step_size, 2 step_size, ...; wrong: one epoch after each.
         epoch = self.last_epoch - 1 if "decays_one_epoch_late" in self.mistakes else self.last_epoch

@@ -13,6 +13,10 @@ from mutants.compact_sched import CompactMultiStepLR as MultiStepLR
 from mutants.compact_sched import CompactOneCycleLR as OneCycleLR
 from mutants.compact_sched import CompactReduceLROnPlateau as ReduceLROnPlateau
 from mutants.compact_sched import CompactStepLR as StepLR
+from mutants.compact_swa import swa_functions
+
+globals().update(swa_functions())
 
 __all__ = ["SGD", "Adagrad", "Adam", "AdamW", "RAdam", "RMSprop", "Rprop"]
 __all__ += ["CosineAnnealingLR", "CyclicLR", "MultiStepLR", "OneCycleLR", "ReduceLROnPlateau", "StepLR"]
+__all__ += list(swa_functions())

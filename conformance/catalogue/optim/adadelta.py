@@ -1,6 +1,7 @@
 """Adadelta cases. ``acc_delta`` starts at zero, so the first steps have size ~``sqrt(eps)``: ``eps`` (inside
 both roots) is observable with ordinary gradients; ``lr`` only scales the applied step, never acc_delta."""
 
+from conformance.catalogue.kernel import kernel_cases
 from conformance.catalogue.model import Gradients, Group, OptimCase
 
 CASES = [
@@ -51,4 +52,5 @@ CASES = [
         objective="ill_conditioned_quadratic",
         steps=60,
     ),
+    *kernel_cases("Adadelta", {"lr": 1.0, "rho": 0.9, "weight_decay": 0.1}),
 ]

@@ -8,6 +8,7 @@ last two axes, batched over the others), a vector or scalar keeps the full ``var
 candidate. Every case that leaves it None keeps ``V`` and ``mean(R)`` (gradients of unit scale) far above
 both, so the float32 runs compute the same thing; the case that makes eps1 matter sets it to 1e-3."""
 
+from conformance.catalogue.kernel import kernel_cases
 from conformance.catalogue.model import Gradients, Group, OptimCase
 
 # A non-square matrix (factored), a vector and a scalar (full variance), a 3-D tensor (factored over its last
@@ -81,4 +82,5 @@ CASES = [
         objective="ill_conditioned_quadratic",
         steps=40,
     ),
+    *kernel_cases("Adafactor", {"lr": 0.01}),
 ]

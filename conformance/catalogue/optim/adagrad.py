@@ -2,6 +2,7 @@
 constructor, from the optimizer's defaults only); ``eps`` is outside the root, so it shows with tiny
 gradients; ``lr_decay`` divides lr by ``1 + (step - 1) * lr_decay``."""
 
+from conformance.catalogue.kernel import kernel_cases
 from conformance.catalogue.model import Gradients, Group, OptimCase
 
 CASES = [
@@ -74,4 +75,5 @@ CASES = [
         objective="ill_conditioned_quadratic",
         steps=60,
     ),
+    *kernel_cases("Adagrad", {"lr": 0.1, "lr_decay": 0.01, "weight_decay": 0.1}),
 ]

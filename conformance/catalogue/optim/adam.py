@@ -1,6 +1,7 @@
 """Adam cases. eps shows only when sqrt(v) is tiny, AMSGrad only when v shrinks after a large gradient, and
 decoupled weight decay only against the coupled (L2) form with the same weight_decay."""
 
+from conformance.catalogue.kernel import kernel_cases
 from conformance.catalogue.model import Gradients, Group, OptimCase
 
 CASES = [
@@ -68,4 +69,5 @@ CASES = [
         objective="rosenbrock",
         steps=60,
     ),
+    *kernel_cases("Adam", {"lr": 0.01, "weight_decay": 0.1, "amsgrad": True}),
 ]

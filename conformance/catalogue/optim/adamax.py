@@ -1,6 +1,7 @@
 """Adamax cases. The infinity norm u = max(beta2 * u, |g| + eps) only shows beta2 when a past gradient
 outweighs the present one (a spike), and eps only when gradients are as small as eps."""
 
+from conformance.catalogue.kernel import kernel_cases
 from conformance.catalogue.model import Gradients, Group, OptimCase
 
 CASES = [
@@ -60,4 +61,5 @@ CASES = [
         objective="rosenbrock",
         steps=60,
     ),
+    *kernel_cases("Adamax", {"lr": 0.01, "weight_decay": 0.1}),
 ]

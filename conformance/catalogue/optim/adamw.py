@@ -1,6 +1,7 @@
 """AdamW cases. The decay is decoupled and scaled by the group's lr (torch's form, not the paper's fixed
 schedule), so it is observable with a large weight_decay, with maximize, and when lr changes mid-run."""
 
+from conformance.catalogue.kernel import kernel_cases
 from conformance.catalogue.model import Gradients, Group, OptimCase
 
 CASES = [
@@ -57,4 +58,5 @@ CASES = [
         objective="ill_conditioned_quadratic",
         steps=40,
     ),
+    *kernel_cases("AdamW", {"lr": 0.01, "weight_decay": 0.1}),
 ]

@@ -2,6 +2,7 @@
 at the end of a step, used by the next) and a decay term ``theta (1 - lambd eta)``; the Polyak average ``ax``
 (state only: it never feeds back into the params) starts averaging after ``t0`` steps."""
 
+from conformance.catalogue.kernel import kernel_cases
 from conformance.catalogue.model import Gradients, Group, OptimCase
 
 CASES = [
@@ -54,4 +55,5 @@ CASES = [
         objective="rosenbrock",
         steps=60,
     ),
+    *kernel_cases("ASGD", {"lr": 0.01, "t0": 1.0, "weight_decay": 0.1}),
 ]

@@ -2,6 +2,7 @@
 default psi = 0.004, so psi is made observable over many steps and with a larger psi; beta1 enters both the
 moment average and the schedule."""
 
+from conformance.catalogue.kernel import kernel_cases
 from conformance.catalogue.model import Gradients, Group, OptimCase
 
 CASES = [
@@ -67,4 +68,5 @@ CASES = [
         objective="rosenbrock",
         steps=60,
     ),
+    *kernel_cases("NAdam", {"lr": 0.01, "weight_decay": 0.1}),
 ]

@@ -1,6 +1,7 @@
 """RAdam cases. Every case runs well past the rectification threshold (rho_t > 5 from step 6 with the
 default beta2), so both the un-adapted momentum steps and the rectified adaptive ones are in the vectors."""
 
+from conformance.catalogue.kernel import kernel_cases
 from conformance.catalogue.model import Gradients, Group, OptimCase
 
 CASES = [
@@ -65,4 +66,5 @@ CASES = [
         objective="rosenbrock",
         steps=60,
     ),
+    *kernel_cases("RAdam", {"lr": 0.01, "weight_decay": 0.1}, steps=7),
 ]

@@ -1,6 +1,7 @@
 """RMSprop cases. No bias correction: the first steps divide by ``sqrt(1 - alpha) * |g|``, so ``alpha`` shows
 from step 1; ``eps`` (outside the root) only where the root is tiny, i.e. with tiny gradients."""
 
+from conformance.catalogue.kernel import kernel_cases
 from conformance.catalogue.model import Gradients, Group, OptimCase
 
 CASES = [
@@ -59,4 +60,8 @@ CASES = [
         objective="rosenbrock",
         steps=60,
     ),
+    # No weight decay here: with 75,000 drawn elements some g + wd * p nearly cancel, and centered RMSprop's
+    # g / sqrt(v - m^2) then magnifies float32's rounding of that sum beyond the float32 tolerance (measured
+    # 2e-5 on a 65,537-element param) -- a property of the input, not of a kernel.
+    *kernel_cases("RMSprop", {"lr": 0.01, "momentum": 0.9, "centered": True}),
 ]

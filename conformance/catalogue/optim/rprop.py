@@ -2,6 +2,7 @@
 ``etas[0]`` when it flips (that step is skipped, and the next one neither grows nor shrinks), clamped to
 ``step_sizes`` on every step; flipping gradients with a few elements that keep their sign hit both bounds."""
 
+from conformance.catalogue.kernel import kernel_cases
 from conformance.catalogue.model import Gradients, Group, OptimCase
 
 CASES = [
@@ -51,5 +52,15 @@ CASES = [
         groups=(Group(((2,),)),),
         objective="rosenbrock",
         steps=40,
+    ),
+    *kernel_cases("Rprop", {"lr": 0.01}, steps=4),
+    OptimCase(
+        "Rprop",
+        {"lr": 0.2, "etas": (0.5, 1.2), "step_sizes": (1e-3, 0.05)},
+        ("etas[0]", "step_sizes[1]"),  # every growth is clamped at the largest step size: etas[1] never shows
+        "an lr above the largest step size: torch clamps every step size on every step, so the first step is "
+        "0.05, not the lr (spec note rprop-clamp-every-step: the docs clamp only a size that changed)",
+        gradients=Gradients("flip"),
+        tag="lr_above_max",
     ),
 ]

@@ -1,5 +1,6 @@
 """SGD cases. Momentum's options (dampening, nesterov) only show from the second step on, with momentum."""
 
+from conformance.catalogue.kernel import kernel_cases
 from conformance.catalogue.model import Gradients, Group, OptimCase
 
 CASES = [
@@ -56,4 +57,5 @@ CASES = [
         objective="rosenbrock",
         steps=100,
     ),
+    *kernel_cases("SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 0.1}),
 ]

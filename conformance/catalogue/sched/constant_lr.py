@@ -23,4 +23,11 @@ CASES = [
         "resuming with last_epoch=3 inside the window: the groups' lrs are kept until epoch 10",
         groups=({"lr": 0.05, "initial_lr": 0.1}, {"lr": 0.005, "initial_lr": 0.01}),
     ),
+    SchedCase(
+        "ConstantLR",
+        {"factor": 0.5, "total_iters": 0},
+        ("factor",),
+        "total_iters=0: step() applies the factor at construction and never undoes it, the lr stays halved "
+        "(spec note constantlr-total-iters-zero: the docs' closed form never applies it)",
+    ),
 ]

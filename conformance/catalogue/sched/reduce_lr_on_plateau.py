@@ -27,4 +27,13 @@ CASES = [
         metrics="accuracy",
         reload_at=50,
     ),
+    SchedCase(
+        "ReduceLROnPlateau",
+        {"factor": 0.5, "patience": 2, "threshold": 0.01},
+        ("factor", "patience", "threshold"),
+        "a negative loss with the relative threshold: torch's best * (1 - threshold) lies above a negative "
+        "best, so slightly worse values count as improvements (spec note "
+        "reducelronplateau-negative-rel-threshold)",
+        metrics="negative_plateaus",
+    ),
 ]

@@ -1,0 +1,102 @@
+"""torch.optim's own optimizers with a fault injected into one variant's kernels only.
+
+A fused or vectorised kernel goes wrong where a for-loop cannot: in one variant alone, in the remainder loop
+after the last full vector, at the boundary between two blocks of work. These mutants run torch's real
+kernels (so everything else is exactly torch's) and inject such a fault around them, only in the param
+groups that run one of ``variants``; the suite must catch each, with the cases that reach the fault.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+
+
+class KernelFault:
+    """Mixin over a torch.optim class: ``step`` is torch's, with ``before``/``after`` around it for the
+    groups whose ``foreach``/``fused`` switch names one of ``variants``."""
+
+    variants: ClassVar[tuple[str, ...]] = ("foreach", "fused")
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:
+        groups = [g for g in self.param_groups if any(g.get(v) for v in self.variants)]
+        undo = [self.before(g) for g in groups]
+        try:
+            return super().step(closure)
+        finally:
+            for group, saved in zip(groups, undo, strict=True):
+                self.after(group, saved)
+
+    def before(self, group: dict[str, Any]) -> Any:
+        return None
+
+    def after(self, group: dict[str, Any], saved: Any) -> None:
+        pass
+
+
+class DropsWeightDecay(KernelFault):
+    """The variant's kernel ignores weight decay (it is not passed down to it)."""
+
+    def before(self, group: dict[str, Any]) -> Any:
+        saved, group["weight_decay"] = group["weight_decay"], 0.0
+        return saved
+
+    def after(self, group: dict[str, Any], saved: Any) -> None:
+        group["weight_decay"] = saved
+
+
+class RemainderFromWrongOffset(KernelFault):
+    """The scalar loop after the last full vector of ``WIDTH`` elements reads the gradient one vector too
+    early (``g[i - WIDTH]`` for ``g[i]``): a param of fewer than ``WIDTH`` elements, or a multiple of it,
+    is right."""
+
+    WIDTH = 32
+
+    def before(self, group: dict[str, Any]) -> Any:
+        saved = []
+        for p in group["params"]:
+            n = p.numel()
+            if p.grad is None or n <= self.WIDTH or n % self.WIDTH == 0:
+                continue
+            saved.append((p, p.grad))
+            flat = p.grad.reshape(-1).clone()
+            tail = n - n % self.WIDTH
+            flat[tail:] = flat[tail - self.WIDTH : n - self.WIDTH].clone()
+            p.grad = flat.reshape(p.shape)
+        return saved
+
+    def after(self, group: dict[str, Any], saved: Any) -> None:
+        for p, grad in saved:
+            p.grad = grad
+
+
+class BlockBoundarySkipped(KernelFault):
+    """Work is split into blocks of ``BLOCK`` elements and the first element of every block but the first
+    is never written back: a param of at most ``BLOCK`` elements is right."""
+
+    BLOCK = 4096
+
+    def before(self, group: dict[str, Any]) -> Any:
+        saved = []
+        for p in group["params"]:
+            if p.grad is not None and p.numel() > self.BLOCK:
+                index = torch.arange(self.BLOCK, p.numel(), self.BLOCK)
+                saved.append((p, index, p.detach().reshape(-1)[index].clone()))
+        return saved
+
+    def after(self, group: dict[str, Any], saved: Any) -> None:
+        for p, index, values in saved:
+            flat = p.detach().view(-1) if p.is_contiguous() else None
+            if flat is None:  # a view that cannot be flattened in place: write through a copy
+                whole = p.detach().reshape(-1).clone()
+                whole[index] = values
+                p.detach().copy_(whole.reshape(p.shape))
+            else:
+                flat[index] = values
+
+
+def kernel_mutant(base: type, fault: type, variants: tuple[str, ...]) -> type:
+    """torch's ``base`` class with ``fault`` in ``variants``, under torch's class name."""
+    return type(base.__name__, (fault, base), {"variants": variants, "__module__": __name__})
