@@ -81,10 +81,10 @@ def keras_port(name: str, options: dict[str, Any]) -> KerasPort:
         state, scaled = {"momentum_buffer": "momentums"}, {"momentum_buffer": -1.0}
         return KerasPort("SGD", {**kwargs, **_coupled_decay(name, o, False)}, state, scaled)
     if name in ("Adam", "AdamW"):
-        decoupled = name == "AdamW" or bool(o.get("decoupled_weight_decay"))
+        decoupled = bool(o.get("decoupled_weight_decay", name == "AdamW"))
         kwargs = {**lr, **_betas(o), "epsilon": float(o["eps"]), "amsgrad": bool(o["amsgrad"])}
         state = {**ADAM_STATE, "max_exp_avg_sq": "_velocity_hats"} if o["amsgrad"] else ADAM_STATE
-        cls = "AdamW" if name == "AdamW" else "Adam"
+        cls = "AdamW" if decoupled and name == "AdamW" else "Adam"
         if cls == "AdamW":
             return KerasPort(cls, {**kwargs, "weight_decay": float(o["weight_decay"])}, state)
         return KerasPort(cls, {**kwargs, **_coupled_decay(name, o, decoupled)}, state)

@@ -183,7 +183,7 @@ class OptaxRun:
                     # are the candidate's own business: the harness compares torch's keys only)
                     entry[key + RAW] = raw
                 if key not in p.load_only:
-                    entry[key] = raw / -inner.hyperparams[LR] if key in p.lr_scaled else raw
+                    entry[key] = raw / -float(inner.hyperparams[LR]) if key in p.lr_scaled else raw
             if self.ports[group].state:
                 state[i] = copy.deepcopy(entry)
         # The groups' options in torch's layout: torch's defaults, then what the group was built with.
