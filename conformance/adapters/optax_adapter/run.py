@@ -29,6 +29,7 @@ LR = "learning_rate"
 # The suffix of a state entry holding optax's own value where torch's differs in meaning (Port.lr_scaled,
 # Port.load_only): a state dict of this adapter resumes exactly; a torch checkpoint loads through torch's.
 RAW = "@optax"
+WHOLE = "state" + RAW
 _COMPILED: dict[Any, Any] = {}
 NO_GRADIENT = (
     "a param without a gradient: optax has no such thing (a JAX gradient has an array for every param, and a "
@@ -195,6 +196,10 @@ class OptaxRun:
             }
             for g, o in enumerate(self.options)
         ]
+        # optax's whole state as well, so that resuming from this state dict is exact for every port (LBFGS's
+        # and Muon's counts have no torch entry); a torch checkpoint has none and loads entry by entry
+        # (in the first group: a library's own group keys are never differences)
+        groups[0][WHOLE] = copy.deepcopy(self.state)
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -202,6 +207,8 @@ class OptaxRun:
         ``inject_hyperparams``' (as torch's ``load_state_dict`` restores ``param_groups``). A torch entry this
         port cannot hold makes the checkpoint unloadable, which is "not supported"."""
         saved = state_dict["state"]
+        whole = (state_dict["param_groups"] or [{}])[0].get(WHOLE)
+        torch_defaults = defaults(self.name)
         for group, saved_group in enumerate(state_dict["param_groups"]):
             for key in (
                 "lr",
@@ -213,9 +220,16 @@ class OptaxRun:
                 "rho",
                 "etas",
                 "step_sizes",
+                "centered",
+                "nesterov",
+                "amsgrad",
+                "maximize",
+                "decoupled_weight_decay",
             ):
-                if key in saved_group and saved_group[key] != self.options[group].get(key):
-                    self.set_hyperparameter(group, key, saved_group[key])
+                # torch fills a key an older checkpoint lacks with its default (Optimizer.__setstate__)
+                value = saved_group.get(key, torch_defaults.get(key))
+                if key in torch_defaults and value != self.options[group].get(key, torch_defaults[key]):
+                    self.set_hyperparameter(group, key, value)
             members = [i for i, lab in enumerate(self.labels) if lab == _label(group)]
             known = self.ports[group].state
             unknown = sorted(
@@ -225,6 +239,8 @@ class OptaxRun:
                 raise NotSupported(
                     f"loading {self.name}'s {', '.join(unknown)}: optax's state has no counterpart"
                 )
+            if whole is not None:
+                continue
             inner = self._group_state(group)
             # a trace after scale_by_learning_rate holds -lr x torch's buffer (Port.lr_scaled)
             lr = float(inner.hyperparams[LR])
@@ -235,6 +251,8 @@ class OptaxRun:
             self.state.inner_states[_label(group)] = self.state.inner_states[_label(group)]._replace(
                 inner_state=inner
             )
+        if whole is not None:
+            self.state = copy.deepcopy(whole)
 
     def _load(
         self, inner: Any, cls: str, name: str, key: str, members: list[int], saved: dict, scale: float
