@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from conformance.adapters.base import Adapter, Capabilities, ClassDeclaration, NotSupported
@@ -31,8 +31,18 @@ class UnknownImplementation(Exception):
     """``--impl`` names nothing that can be loaded; the message lists what can."""
 
 
+# The adapters shipped with the suite (each needs its extra installed): registered as entry points by the
+# project's own metadata, and known here too so that a source checkout finds them.
+SHIPPED = {
+    "optax": "conformance.adapters.optax_adapter:OptaxAdapter",
+    "keras": "conformance.adapters.keras_adapter:KerasAdapter",
+}
+
+
 def _registered() -> dict[str, Any]:
-    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    found = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    shipped = {name: EntryPoint(name, value, ENTRY_POINT_GROUP) for name, value in SHIPPED.items()}
+    return {**shipped, **found}
 
 
 def available() -> list[str]:

@@ -6,6 +6,8 @@
   changed from A to B as markdown (and writes it to FILE); exit status 1 when a check regressed (a pass
   that no longer passes, or a divergence grown by more than the factor) or lost coverage (a pass in A that B
   did not run: not supported, skipped or absent; ``--allow-coverage-loss`` accepts that), 0 otherwise.
+- ``optconf report --all [--out DIR] [--only IMPL...]`` reruns the committed reports of every installed
+  library (:mod:`conformance.report.regenerate`; it installs nothing) and rebuilds the matrix.
 - ``optconf report --matrix RUN/results.json... [--out DIR]`` writes the cross-library matrix
   (``README.md``, ``index.html``; :mod:`conformance.report.matrix`) into DIR (default: the folder above the
   first run's folder, ``reports/`` for ``reports/*/results.json``).
@@ -31,6 +33,10 @@ def add_report_command(commands: Any) -> None:
     report.add_argument(
         "--matrix", nargs="+", metavar="RESULTS.json", help="the cross-library matrix of these runs"
     )
+    report.add_argument(
+        "--all", action="store_true", help="rerun each installed library's report into --out, then the matrix"
+    )
+    report.add_argument("--only", nargs="+", metavar="IMPL", help="with --all: these candidates only")
     report.add_argument(
         "--out",
         help="folder for summary.md and index.html (default: beside RESULTS.json); with --diff, a file",
@@ -62,6 +68,10 @@ def run_report(args: argparse.Namespace) -> int:
 
     if args.matrix:
         return _matrix(args)
+    if args.all:
+        from conformance.report.regenerate import regenerate
+
+        return regenerate(Path(args.out or "reports"), args.only)
     if bool(args.diff) == bool(args.results):
         print(
             "optconf report: give either RESULTS.json, --diff A.json B.json or --matrix RESULTS.json...",

@@ -10,8 +10,7 @@ version); each cell is computed from that run's records of that algorithm:
 - **FAILS**: a failure no deviation explains (a committed report has none; a user's own run may);
 - **not available**: the library has no counterpart (every check "not supported" because the class is
   missing); **not supported** when it has the class but none of the checks could run;
-- **no checks**: nothing in the run is about this row (the suite has no golden-vector checks of the
-  ``swa_utils`` pieces yet, and a run may have been restricted with ``-k``).
+- **no checks**: nothing in the run is about this row (a run may have been restricted with ``-k``).
 
 Written as ``README.md`` (markdown) and ``index.html`` (self-contained, every string escaped) into the
 output folder (default: the folder holding the runs' folders), links relative to it.
@@ -28,7 +27,8 @@ from typing import Any
 
 from conformance.report.model import load_results, max_rel, outcome
 
-SWA_PIECES = ("AveragedModel (SWA)", "AveragedModel (EMA)", "SWALR")
+# torch.optim.swa_utils: the averaged model (SWA and EMA averaging), the BatchNorm refresh and the SWA lr.
+SWA_PIECES = ("AveragedModel", "update_bn", "SWALR")
 DEVIATIONS_DIR = Path(__file__).resolve().parent.parent / "known_deviations"
 
 
@@ -37,7 +37,7 @@ def rows() -> list[tuple[str, list[str]]]:
     import refimpl.lr_scheduler
     import refimpl.optim
 
-    schedulers = [n for n in refimpl.lr_scheduler.MODULES if n != "LRScheduler"]
+    schedulers = [n for n in refimpl.lr_scheduler.MODULES if n not in ("LRScheduler", *SWA_PIECES)]
     return [
         ("Optimizers", list(refimpl.optim.MODULES)),
         ("LR schedulers", schedulers),
@@ -90,7 +90,7 @@ def load_column(path: str | Path) -> Column:
 
 
 def _subject(record: dict[str, Any]) -> str | None:
-    return record.get("scheduler") or record.get("optimizer")
+    return record.get("scheduler") or record.get("swa") or record.get("optimizer")
 
 
 def _first_sentence(text: str) -> str:

@@ -215,7 +215,8 @@ def _sgd_port(name: str, o: dict[str, Any]) -> Port:
 
 
 def _adam_port(name: str, o: dict[str, Any]) -> Port:
-    decoupled = name == "AdamW" or bool(o.get("decoupled_weight_decay"))
+    # torch's AdamW is Adam with decoupled_weight_decay=True (a group may still set it False)
+    decoupled = bool(o.get("decoupled_weight_decay", name == "AdamW"))
     hyper = {
         "learning_rate": float(o["lr"]),
         **_betas(o),

@@ -23,9 +23,13 @@ import optax
 
 from conformance.adapters.base import Closure, NotSupported
 from conformance.adapters.jax_support import DTYPES, cast
-from conformance.adapters.optax_adapter.optimizers import Port, port
+from conformance.adapters.optax_adapter.optimizers import Port, defaults, port
 
 LR = "learning_rate"
+# The suffix of a state entry holding optax's own value where torch's differs in meaning (Port.lr_scaled,
+# Port.load_only): a state dict of this adapter resumes exactly; a torch checkpoint loads through torch's.
+RAW = "@optax"
+WHOLE = "state" + RAW
 _COMPILED: dict[Any, Any] = {}
 NO_GRADIENT = (
     "a param without a gradient: optax has no such thing (a JAX gradient has an array for every param, and a "
@@ -171,21 +175,31 @@ class OptaxRun:
             for key, places in p.state.items():
                 cls, name = places[0]
                 holder = inner if cls == "InjectHyperparamsState" else _find(inner.inner_state, cls)
-                if holder is None or key in p.load_only:
+                if holder is None:
                     continue
                 value = getattr(holder, name)
-                entry[key] = np.asarray(value[i] if isinstance(value, list | tuple) else value)
-                if key in p.lr_scaled:
-                    entry[key] = entry[key] / -inner.hyperparams[LR]
+                raw = np.asarray(value[i] if isinstance(value, list | tuple) else value)
+                if key in p.lr_scaled or key in p.load_only:
+                    # optax's own value too, so that resuming from this state dict is exact (extra keys
+                    # are the candidate's own business: the harness compares torch's keys only)
+                    entry[key + RAW] = raw
+                if key not in p.load_only:
+                    entry[key] = raw / -float(inner.hyperparams[LR]) if key in p.lr_scaled else raw
             if self.ports[group].state:
                 state[i] = copy.deepcopy(entry)
+        # The groups' options in torch's layout: torch's defaults, then what the group was built with.
         groups = [
             {
-                **{k: v for k, v in o.items()},
+                **defaults(self.name),
+                **o,
                 "params": [i for i, lab in enumerate(self.labels) if lab == _label(g)],
             }
             for g, o in enumerate(self.options)
         ]
+        # optax's whole state as well, so that resuming from this state dict is exact for every port (LBFGS's
+        # and Muon's counts have no torch entry); a torch checkpoint has none and loads entry by entry
+        # (in the first group: a library's own group keys are never differences)
+        groups[0][WHOLE] = copy.deepcopy(self.state)
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -193,6 +207,8 @@ class OptaxRun:
         ``inject_hyperparams``' (as torch's ``load_state_dict`` restores ``param_groups``). A torch entry this
         port cannot hold makes the checkpoint unloadable, which is "not supported"."""
         saved = state_dict["state"]
+        whole = (state_dict["param_groups"] or [{}])[0].get(WHOLE)
+        torch_defaults = defaults(self.name)
         for group, saved_group in enumerate(state_dict["param_groups"]):
             for key in (
                 "lr",
@@ -204,16 +220,27 @@ class OptaxRun:
                 "rho",
                 "etas",
                 "step_sizes",
+                "centered",
+                "nesterov",
+                "amsgrad",
+                "maximize",
+                "decoupled_weight_decay",
             ):
-                if key in saved_group and saved_group[key] != self.options[group].get(key):
-                    self.set_hyperparameter(group, key, saved_group[key])
+                # torch fills a key an older checkpoint lacks with its default (Optimizer.__setstate__)
+                value = saved_group.get(key, torch_defaults.get(key))
+                if key in torch_defaults and value != self.options[group].get(key, torch_defaults[key]):
+                    self.set_hyperparameter(group, key, value)
             members = [i for i, lab in enumerate(self.labels) if lab == _label(group)]
             known = self.ports[group].state
-            unknown = sorted({k for i in members for k in saved.get(i, {}) if k not in known} - {"step"})
+            unknown = sorted(
+                {k for i in members for k in saved.get(i, {}) if k.removesuffix(RAW) not in known} - {"step"}
+            )
             if unknown and any(saved.get(i) for i in members):
                 raise NotSupported(
                     f"loading {self.name}'s {', '.join(unknown)}: optax's state has no counterpart"
                 )
+            if whole is not None:
+                continue
             inner = self._group_state(group)
             # a trace after scale_by_learning_rate holds -lr x torch's buffer (Port.lr_scaled)
             lr = float(inner.hyperparams[LR])
@@ -224,12 +251,16 @@ class OptaxRun:
             self.state.inner_states[_label(group)] = self.state.inner_states[_label(group)]._replace(
                 inner_state=inner
             )
+        if whole is not None:
+            self.state = copy.deepcopy(whole)
 
     def _load(
         self, inner: Any, cls: str, name: str, key: str, members: list[int], saved: dict, scale: float
     ) -> Any:
         holder = inner if cls == "InjectHyperparamsState" else _find(inner.inner_state, cls)
-        if holder is None or not any(key in saved.get(i, {}) for i in members):
+        if holder is None or not any(
+            key in saved.get(i, {}) or key + RAW in saved.get(i, {}) for i in members
+        ):
             return inner
         current = getattr(holder, name)
         if not isinstance(
@@ -239,7 +270,9 @@ class OptaxRun:
         else:
             value = list(current)
             for i in members:
-                value[i] = jnp.asarray(np.asarray(saved[i][key]) * scale, dtype=current[i].dtype)
+                mine = saved[i].get(key + RAW)
+                array = np.asarray(saved[i][key]) * scale if mine is None else np.asarray(mine)
+                value[i] = jnp.asarray(array, dtype=current[i].dtype)
         if cls == "InjectHyperparamsState":
             return inner._replace(**{name: value})
         return inner._replace(inner_state=_replace(inner.inner_state, cls, {name: value}))
