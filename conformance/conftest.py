@@ -7,9 +7,11 @@ from conformance.plugin import (  # noqa: F401  (pytest finds hooks and fixtures
     pytest_collection_modifyitems,
     pytest_configure,
     pytest_generate_tests,
+    pytest_ignore_collect,
     pytest_runtest_makereport,
     pytest_sessionfinish,
     pytest_terminal_summary,
+    pytest_unconfigure,
 )
 
 try:  # the property layer's Hypothesis profiles, registered before Hypothesis loads --hypothesis-profile

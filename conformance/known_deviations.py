@@ -20,6 +20,9 @@ One TOML file per implementation, ``conformance/known_deviations/<impl>.toml`` (
 
 A matching test becomes a *strict* xfail: if it starts passing, the run fails, so a fixed bug is noticed
 and its entry removed. Entries that match no test are listed at the end of the run.
+
+A file may start with ``extends = "torch.toml"``: that file's entries first (a candidate built on torch
+inherits torch's deviations; inherited entries that match none of its tests are not listed).
 """
 
 from __future__ import annotations
@@ -47,6 +50,12 @@ class Deviation:
     conditions: dict[str, str] = field(default_factory=dict)
     torch: str | None = None
     matched: int = 0
+    inherited: bool = False
+
+    @property
+    def unused(self) -> bool:
+        """Matched no test: listed at the end of the run (not for entries inherited through ``extends``)."""
+        return not self.matched and not self.inherited
 
     def matches(self, test_id: str, params: dict[str, str], torch_version: str | None) -> bool:
         patterns = [self.test] if isinstance(self.test, str) else self.test
@@ -106,7 +115,14 @@ def load(impl: str, path: Path | None = None) -> tuple[list[Deviation], list[dic
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as e:
         raise KnownDeviationError(f"{path}: invalid TOML ({e})") from None
-    deviations = []
+    deviations, tolerances = [], []
+    if data.get("extends"):
+        base = path.parent / data["extends"]
+        if not base.is_file():
+            raise KnownDeviationError(f"{path}: extends {data['extends']}, which does not exist")
+        deviations, tolerances, _ = load(impl, base)
+        for deviation in deviations:
+            deviation.inherited = True
     for n, entry in enumerate(data.get("deviation", []), 1):
         missing = [k for k in ("test", "reason", "upstream") if not entry.get(k)]
         if missing:
@@ -115,10 +131,10 @@ def load(impl: str, path: Path | None = None) -> tuple[list[Deviation], list[dic
         deviations.append(
             Deviation(entry["test"], entry["reason"], entry["upstream"], conditions, entry.get("torch"))
         )
-    tolerances = data.get("tolerance", [])
-    for n, entry in enumerate(tolerances, 1):
+    for n, entry in enumerate(data.get("tolerance", []), 1):
         if not entry.get("test") or not entry.get("reason"):
             raise KnownDeviationError(f"{path}: tolerance #{n} needs a test pattern and a reason")
+        tolerances.append(entry)
     return deviations, tolerances, path
 
 

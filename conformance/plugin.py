@@ -20,7 +20,9 @@ import pytest
 from conformance import bench, parallel, results
 from conformance.adapters import UnknownImplementation, resolve
 from conformance.adapters.base import NotSupported
+from conformance.adapters.distributed import adapter as distributed
 from conformance.known_deviations import KnownDeviationError, load, tolerance_override
+from conformance.resharding import run_resharded
 from conformance.runner import CandidateError, LoadedCase, run_single_steps, run_trajectory
 from conformance.schedules import LoadedSchedule, run_schedule, scheduler_classes
 from conformance.vectors import DEFAULT_DIR, VectorError, Vectors
@@ -30,6 +32,7 @@ CHECKS = {
     "test_trajectory": run_trajectory,
     "test_single_step": run_single_steps,
     "test_schedule": run_schedule,
+    "test_resume_resharded": run_resharded,
 }
 # Checks of scheduler cases: lrs are Python floats whatever the params' dtype, so they run once per case and
 # device (``test_schedule[steplr/step_size3-gamma0.5-cpu]``), not per dtype and variant.
@@ -52,6 +55,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--vectors", default=str(DEFAULT_DIR), help="vectors directory")
     group.addoption("--report-dir", default="reports/latest", help="where results.json and the reports go")
     bench.add_options(group)
+    distributed.add_options(group)
     group.addoption(
         "--known-deviations",
         default=None,
@@ -100,6 +104,8 @@ def pytest_configure(config: pytest.Config) -> None:
         vectors = Vectors(config.getoption("--vectors"))
         vectors.check_hashes()
         deviations, tolerances, deviations_file = load(impl, config.getoption("--known-deviations"))
+        if configure := getattr(adapter, "configure", None):  # an adapter with options (--world-size)
+            configure(config.getoption)
     except (UnknownImplementation, VectorError, KnownDeviationError, NotSupported) as e:
         raise pytest.UsageError(str(e)) from None
     device = config.getoption("--device")
@@ -380,7 +386,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if state is None or not state.records:
         return
     state.records = parallel.in_collection_order(state.records, state.collection_order)
-    unmatched = [d for d in state.deviations if not d.matched]
+    unmatched = [d for d in state.deviations if d.unused]
     if state.bench_config is not None and not state.skip_reason:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         names = sorted({r["optimizer"] for r in state.records if r.get("optimizer")})
@@ -388,6 +394,21 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         state.bench = bench.run_bench(state.adapter, names, state.bench_config, progress)
     paths = results.write(state, unmatched, " ".join(sys.argv))
     state.report_paths = paths
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """``test_distributed.py`` only for a distributed candidate (one with a ``world_size``)."""
+    session = config.stash.get(SESSION, None)
+    if collection_path.name == "test_distributed.py" and session is not None:
+        return True if not hasattr(session.adapter, "world_size") else None
+    return None
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Let an adapter with processes or connections (a distributed one's ranks) release them."""
+    session = config.stash.get(SESSION, None)
+    if session is not None and (close := getattr(session.adapter, "close", None)):
+        close()
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

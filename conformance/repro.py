@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from conformance.adapters import resolve
+from conformance.resharding import run_resharded
 from conformance.runner import LoadedCase, run_single_steps, run_trajectory
 from conformance.schedules import LoadedSchedule, run_schedule
 from conformance.vectors import Vectors
@@ -23,7 +24,7 @@ def reproduction(
         return _schedule_snippet(adapter, case, first_bad) or _replay_line(impl, case, param, check)
     steps = first_bad or case.meta["steps"]
     simple = (
-        impl.startswith("torch")
+        (impl == "torch" or impl.startswith("torch:"))
         and case.meta["optimizer"] != "LBFGS"
         and not case.meta["objective"]
         and not case.meta["changes"]
@@ -116,7 +117,12 @@ def replay(
     scheduler case: ``check="schedule"``)."""
     loader = LoadedSchedule if check == "schedule" else LoadedCase
     case = loader.load(Vectors(vectors) if vectors else Vectors(), case_id)
-    run = {"trajectory": run_trajectory, "single_step": run_single_steps, "schedule": run_schedule}[check]
+    run = {
+        "trajectory": run_trajectory,
+        "single_step": run_single_steps,
+        "schedule": run_schedule,
+        "resume_resharded": run_resharded,
+    }[check]
     result = run(resolve(impl), case, dtype, device, variant)
     unit, run_on = ("epoch", device) if check == "schedule" else ("step", f"{dtype}, {device}, {variant}")
     print_result(f"{case_id} on {impl} ({run_on})", result, unit)

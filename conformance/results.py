@@ -82,6 +82,8 @@ def environment(session: Any, command: str) -> dict[str, Any]:
         "command": command,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    if describe := getattr(session.adapter, "environment", None):
+        env["distributed"] = describe()  # world size, backend, sharding: the report's distributed section
     try:
         import torch
 
@@ -133,7 +135,7 @@ def summary_lines(session: Any) -> list[str]:
     total = sum(counts.values())
     parts = [f"{counts[o]} {o}" for o in OUTCOME_ORDER if counts[o]]
     lines = [f"optim-conformance: {session.impl}: {', '.join(parts)} (of {total} checks)"]
-    unmatched = [d for d in session.deviations if not d.matched]
+    unmatched = [d for d in session.deviations if d.unused]
     for d in unmatched:
         lines.append(f"known deviation matched no test: {d.test} ({d.upstream})")
     if getattr(session, "bench", None):

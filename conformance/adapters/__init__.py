@@ -2,6 +2,8 @@
 
 - ``torch``: torch.optim; ``refimpl``: the reference itself;
 - ``torch:MODULE``: any module whose classes carry torch.optim's names and API;
+- ``torch-zero``, ``torch-fsdp`` (``:MODULE`` for a module's own sharding API): torch.optim sharded over
+  processes by ZeroRedundancyOptimizer or FSDP2 (``conformance.adapters.distributed``);
 - ``MODULE:ATTR``: an adapter object (or a class, instantiated without arguments);
 - any name registered in the entry-point group ``optim_conformance.adapters``.
 """
@@ -17,6 +19,7 @@ from conformance.adapters.base import Adapter, Capabilities, NotSupported
 __all__ = ["Adapter", "Capabilities", "NotSupported", "UnknownImplementation", "available", "resolve"]
 
 ENTRY_POINT_GROUP = "optim_conformance.adapters"
+DISTRIBUTED = ("torch-zero", "torch-fsdp")
 
 
 class UnknownImplementation(Exception):
@@ -28,7 +31,7 @@ def _registered() -> dict[str, Any]:
 
 
 def available() -> list[str]:
-    return ["torch", "refimpl", "torch:MODULE", "MODULE:ATTR", *sorted(_registered())]
+    return ["torch", "refimpl", "torch:MODULE", *DISTRIBUTED, "MODULE:ATTR", *sorted(_registered())]
 
 
 def _unknown(spec: str, why: str) -> UnknownImplementation:
@@ -44,6 +47,11 @@ def resolve(spec: str) -> Adapter:
         from conformance.adapters.refimpl_adapter import RefimplAdapter
 
         return RefimplAdapter()
+    kind, _, module = spec.partition(":")
+    if kind in DISTRIBUTED:
+        from conformance.adapters.distributed.adapter import DistributedAdapter
+
+        return DistributedAdapter(kind, module or None)
     registered = _registered()
     if spec in registered:
         return _instantiate(spec, registered[spec].load())

@@ -10,7 +10,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from conformance.report import model, speed
+from conformance.report import distributed, model, speed
 from conformance.report.plots import Chart, Series, render
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -85,6 +85,7 @@ def render_html(data: dict[str, Any]) -> str:
             detailed=details[:MAX_DETAILED],
             charts=charts,
             unmatched=data.get("unmatched_deviations") or [],
+            distributed=distributed.section(data),
             speed=_speed(data["bench"]) if data.get("bench") else None,
         )
     )
