@@ -11,27 +11,31 @@ import json
 import os
 import re
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
-from run_conformance import conformance
+from run_conformance import ROOT, conformance
 
 pytest.importorskip("torch")
 pytest.importorskip("torch.distributed")
 
-# Adam with amsgrad and weight decay over 2 params (one per rank under ZeRO), forloop and foreach: moments in
-# every shard, a resume mid-run.
-ADAM = "adam/ and amsgrad and float64 and not fused"
+# Adam with amsgrad and a gradient spike, forloop and foreach, float64: moments in every shard (ZeRO puts the
+# case's params on different ranks, FSDP2 splits each), and a resume mid-run. (Its complex twin is a known
+# deviation of FSDP2, which a candidate module does not inherit.)
+ADAM = "adam/ and amsgrad and float64 and not fused and not complex"
 
 
 def _records(tmp_path: Path) -> list[dict]:
     return json.loads((tmp_path / "report" / "results.json").read_text())["records"]
 
 
-def _rank_processes() -> list[int]:
-    """This process's children that are ranks (multiprocessing's spawned interpreters; not its resource
-    tracker, which lives as long as this process)."""
+def _rank_processes(parent: int | None = None) -> list[int]:
+    """The children of ``parent`` (this process) that are ranks (multiprocessing's spawned interpreters; not
+    its resource tracker, which lives as long as its parent)."""
+    parent = os.getpid() if parent is None else parent
     mine = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -42,7 +46,7 @@ def _rank_processes() -> list[int]:
         except OSError:
             continue
         ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == os.getpid() and b"spawn_main" in cmdline:
+        if ppid == parent and b"spawn_main" in cmdline:
             mine.append(int(entry.name))
     return mine
 
@@ -126,3 +130,44 @@ def test_a_faulty_rank_fails_its_check_naming_rank_and_step(fault, expected, tmp
     # Every failing check costs at most the timeout (plus start-ups of fresh pools, 5-20 s each here).
     assert elapsed < len(failed) * 15 + 120, elapsed
     _assert_nothing_left(tmp_path)
+
+
+def test_a_deviation_file_inherits_torchs_and_lists_only_its_own_unused(tmp_path):
+    from conformance.known_deviations import DIRECTORY, KnownDeviationError, load
+
+    torch_own, _, _ = load("torch")
+    mine = tmp_path / "mine.toml"
+    mine.write_text(
+        f'extends = "{DIRECTORY / "torch.toml"}"\n'
+        '[[deviation]]\ntest = "test_x[*]"\nreason = "r"\nupstream = "https://example.org"\n'
+    )
+    deviations, tolerances, _ = load("mine", mine)
+    assert [d.test for d in deviations] == [*(d.test for d in torch_own), "test_x[*]"]
+    assert tolerances, "torch.toml's tolerance overrides are inherited too"
+    assert [d.unused for d in deviations] == [False] * len(torch_own) + [True]
+    mine.write_text('extends = "nowhere.toml"\n')
+    with pytest.raises(KnownDeviationError, match=r"extends nowhere\.toml"):
+        load("mine", mine)
+
+
+def test_ranks_end_when_the_harness_is_killed(tmp_path):
+    """SIGKILL leaves no time to clean up: the ranks notice that their parent is gone and end themselves."""
+    env = {**os.environ, "OPTCONF_FAULT": "hang"}
+    command = [sys.executable, "-m", "pytest", "conformance", "--impl=torch-zero:sharded_mutants.faulty_zero"]
+    command += ["-q", "-p", "no:cacheprovider", "--report-dir", str(tmp_path), "--dist-timeout", "600"]
+    command += ["-k", "test_trajectory and adam/lr0.01-float64-cpu-forloop"]
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    harness = subprocess.Popen(command, cwd=ROOT, env=env, **quiet)
+    try:
+        deadline = time.monotonic() + 300
+        while len(ranks := _rank_processes(harness.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert len(ranks) == 2, "the ranks never started"
+        time.sleep(5)  # into the run: rank 1 hangs at its third step, rank 0 waits for it
+    finally:
+        harness.kill()
+        harness.wait()
+    deadline = time.monotonic() + 30  # the ranks look for their parent every second
+    while (alive := [pid for pid in ranks if Path(f"/proc/{pid}").exists()]) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not alive, f"ranks {alive} outlived the harness"

@@ -51,7 +51,10 @@ def resolve(spec: str) -> Adapter:
     if kind in DISTRIBUTED:
         from conformance.adapters.distributed.adapter import DistributedAdapter
 
-        return DistributedAdapter(kind, module or None)
+        try:
+            return DistributedAdapter(kind, module or None)
+        except ImportError as e:
+            raise _unknown(spec, f"cannot import {module} ({e})") from None
     registered = _registered()
     if spec in registered:
         return _instantiate(spec, registered[spec].load())

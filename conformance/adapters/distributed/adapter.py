@@ -11,6 +11,7 @@ own sharding wrapper with torch's API, or one of the project's mutants.
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import weakref
 from typing import Any
@@ -131,6 +132,8 @@ class DistributedAdapter:
     def __init__(self, kind: str, module: str | None = None) -> None:
         self.kind = kind
         self.engine, self.wraps = ENGINES[kind]
+        if module is not None:  # here, so that a typo is one line at start-up, not a failure per check
+            importlib.import_module(module)
         self.module = module
         self.name = kind if module is None else f"{kind}:{module}"
         self.torch = TorchAdapter()
