@@ -22,7 +22,8 @@ A matching test becomes a *strict* xfail: if it starts passing, the run fails, s
 and its entry removed. Entries that match no test are listed at the end of the run.
 
 A file may start with ``extends = "torch.toml"``: that file's entries first (a candidate built on torch
-inherits torch's deviations; inherited entries that match none of its tests are not listed).
+inherits torch's deviations). Inherited entries are non-strict xfails (a wrapper may route around torch's bug)
+and are not listed when they match none of its tests.
 """
 
 from __future__ import annotations

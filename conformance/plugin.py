@@ -268,8 +268,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             if deviation.matches(item.name, fields, torch_version):
                 deviation.matched += 1
                 # Strict (a fixed deviation fails the run until its entry goes), except for the property
-                # layer, whose examples may or may not reach a deviation in a given run.
-                strict = "property_param" not in item.callspec.params
+                # layer, whose examples may or may not reach a deviation in a given run, and for entries
+                # inherited from torch's file, whose bug a wrapper of torch may route around (ZeRO's resume
+                # does not show torch's NAdam cast).
+                strict = "property_param" not in item.callspec.params and not deviation.inherited
                 item.add_marker(
                     pytest.mark.xfail(strict=strict, reason=f"{deviation.reason} ({deviation.upstream})")
                 )
