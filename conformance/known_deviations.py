@@ -36,6 +36,10 @@ options, so it is matched by test id or class only.
 A candidate's class that *is* torch's own class (``torch:MODULE`` re-exporting it) carries ``torch.toml``'s
 entries automatically (``conformance.plugin``), and only that class: the candidate's own classes of the same
 names are never judged by torch's deviations.
+
+A file may start with ``extends = "torch.toml"``: that file's entries first (a candidate built on torch
+inherits torch's deviations). Inherited entries are non-strict xfails (a wrapper may route around torch's bug)
+and are not listed when they match none of its tests.
 """
 
 from __future__ import annotations
@@ -108,6 +112,12 @@ class Deviation(Selector):
     reason: str = ""
     upstream: str = ""
     matched: int = 0
+    inherited: bool = False
+
+    @property
+    def unused(self) -> bool:
+        """Matched no test: listed at the end of the run (not for entries inherited through ``extends``)."""
+        return not self.matched and not self.inherited
 
     def matches(self, item: Item) -> bool:
         return self.selects(item)
@@ -170,11 +180,19 @@ def load(impl: str, path: Path | None = None) -> tuple[list[Deviation], list[Tol
         raise KnownDeviationError(f"{path}: invalid TOML ({e})") from None
     if bad := deviations_problem(data):
         raise KnownDeviationError(f"{path}: {bad}")
-    deviations = [
+    deviations, tolerances = [], []
+    if data.get("extends"):
+        base = path.parent / data["extends"]
+        if not base.is_file():
+            raise KnownDeviationError(f"{path}: extends {data['extends']}, which does not exist")
+        deviations, tolerances, _ = load(impl, base)
+        for deviation in deviations:
+            deviation.inherited = True
+    deviations += [
         Deviation(**_selector(entry), reason=entry["reason"], upstream=entry["upstream"])
         for entry in data.get("deviation", [])
     ]
-    tolerances = [
+    tolerances += [
         Tolerance(
             **_selector(entry),
             values={k: float(v) for k, v in entry.items() if k not in (*SELECTORS, "reason")},

@@ -26,6 +26,7 @@ from conformance.declarations import case_options, declaration, lacking
 from conformance.known_deviations import Item, KnownDeviationError, load, tolerance_override
 from conformance.options import DEFAULT_CHECK_TIMEOUT, checks, option
 from conformance.report_folder import ReportFolderError, claim, release
+from conformance.resharding import run_resharded
 from conformance.runner import CandidateError, LoadedCase, SuiteError, run_single_steps, run_trajectory
 from conformance.schedules import LoadedSchedule, run_schedule, scheduler_classes
 from conformance.spec_notes import followed_documentation
@@ -39,6 +40,7 @@ CHECKS = {
     "test_single_step": run_single_steps,
     "test_schedule": run_schedule,
     **{name: check for name, (check, _) in SWA_CHECKS.items()},
+    "test_resume_resharded": run_resharded,
 }
 # Checks of scheduler cases: lrs are Python floats whatever the params' dtype, so they run once per case and
 # device (``test_schedule[steplr/step_size3-gamma0.5-cpu]``), not per dtype and variant.
@@ -143,6 +145,8 @@ def pytest_configure(config: pytest.Config) -> None:
         if impl != "torch" and callable(getattr(adapter, "torch_own", None)):
             session.torch_deviations = load("torch")[0]
         session.bench_config = bench.config_from(partial(option, config), device, session.variants)
+        if configure := getattr(adapter, "configure", None):  # an adapter with options (--world-size)
+            configure(partial(option, config))
         if not config.option.collectonly and not parallel.is_worker(config):  # xdist's workers write nothing
             session.lock = claim(session.report_dir)
     except (
@@ -199,10 +203,6 @@ def _torch_version() -> str | None:
     return str(torch.__version__)
 
 
-def pytest_unconfigure(config: pytest.Config) -> None:
-    session = config.stash.get(SESSION, None)
-    if session is not None and session.lock is not None:
-        release(session.lock)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -408,8 +408,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             if deviation.matches(info):
                 deviation.matched += 1
                 # Strict (a fixed deviation fails the run until its entry goes), except for the property
-                # layer, whose examples may or may not reach a deviation in a given run.
-                strict = "property_param" not in item.callspec.params
+                # layer, whose examples may or may not reach a deviation in a given run, and for entries
+                # inherited from torch's file, whose bug a wrapper of torch may route around (ZeRO's resume
+                # does not show torch's NAdam cast).
+                strict = "property_param" not in item.callspec.params and not deviation.inherited
                 item.add_marker(
                     pytest.mark.xfail(strict=strict, reason=f"{deviation.reason} ({deviation.upstream})")
                 )
@@ -633,7 +635,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     status = run_status(state, exitstatus)
     if not status["complete"] and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED  # an incomplete run never exits 0
-    unmatched = [d for d in state.deviations if not d.matched]
+    unmatched = [d for d in state.deviations if d.unused]
     if state.bench_config is not None and not state.skip_reason and status["complete"]:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         names = sorted({r["optimizer"] for r in state.records if r.get("optimizer")})
@@ -649,6 +651,24 @@ def command_line(config: pytest.Config) -> str:
     script that ran: reports travel between machines."""
     program = "python -m pytest" if Path(sys.argv[0]).name == "__main__.py" else "pytest"
     return shlex.join([*program.split(), *config.invocation_params.args])
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """``test_distributed.py`` only for a distributed candidate (one with a ``world_size``)."""
+    session = config.stash.get(SESSION, None)
+    if collection_path.name == "test_distributed.py" and session is not None:
+        return True if not hasattr(session.adapter, "world_size") else None
+    return None
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Release the report folder's lock, and let an adapter with processes or connections (a distributed
+    one's ranks) release them."""
+    session = config.stash.get(SESSION, None)
+    if session is None:
+        return
+    if session.lock is not None:
+        release(session.lock)
+    if close := getattr(session.adapter, "close", None):
+        close()
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

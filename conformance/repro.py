@@ -17,6 +17,7 @@ import numpy as np
 
 import conformance
 from conformance.adapters import resolve
+from conformance.resharding import run_resharded
 from conformance.runner import LoadedCase, run_single_steps, run_trajectory
 from conformance.schedules import LoadedSchedule, run_schedule
 from conformance.swa import SWA_CHECKS, LoadedSwa
@@ -53,7 +54,7 @@ def reproduction(
         return replay_line(impl, case.id, check, param, vectors)
     steps = first_bad or case.meta["steps"]
     simple = (
-        impl.startswith("torch")
+        (impl == "torch" or impl.startswith("torch:"))
         and case.meta["optimizer"] != "LBFGS"
         and not case.meta["objective"]
         and not case.meta["changes"]
@@ -156,7 +157,12 @@ def replay(
     swa = SWA_CHECKS.get(f"test_{check}")
     loader = LoadedSchedule if check == "schedule" else LoadedSwa if swa else LoadedCase
     case = loader.load(Vectors(vectors) if vectors else Vectors(), case_id)
-    checks = {"trajectory": run_trajectory, "single_step": run_single_steps, "schedule": run_schedule}
+    checks = {
+        "trajectory": run_trajectory,
+        "single_step": run_single_steps,
+        "schedule": run_schedule,
+        "resume_resharded": run_resharded,
+    }
     run = swa[0] if swa else checks[check]
     result = run(resolve(impl), case, dtype, device, variant)
     unit, run_on = ("epoch", device) if check == "schedule" else ("step", f"{dtype}, {device}, {variant}")

@@ -99,6 +99,8 @@ def environment(session: Any, command: str) -> dict[str, Any]:
         "command": command,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    if describe := getattr(session.adapter, "environment", None):
+        env["distributed"] = describe()  # world size, backend, sharding: the report's distributed section
     try:
         import torch
 
@@ -162,7 +164,7 @@ def summary_lines(session: Any) -> list[str]:
     if session.status and not session.status["complete"]:
         lines.insert(0, f"INCOMPLETE: {session.status['message']}; the report says so")
     lines += session.notes
-    unmatched = [d for d in session.deviations if not d.matched]
+    unmatched = [d for d in session.deviations if d.unused]
     for d in unmatched:
         lines.append(f"known deviation matched no test: {d.test or d.classes or d.options} ({d.upstream})")
     reasons = Counter(r.get("unsupported") for r in session.records if r["outcome"] == "unsupported")

@@ -65,6 +65,7 @@ DEVIATIONS_FILE = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
+        "extends": _STRING,
         "deviation": {"type": "array", "items": DEVIATION},
         "tolerance": {"type": "array", "items": TOLERANCE},
     },

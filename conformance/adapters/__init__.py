@@ -2,6 +2,8 @@
 
 - ``torch``: torch.optim; ``refimpl``: the reference itself;
 - ``torch:MODULE``: any module whose classes carry torch.optim's names and API;
+- ``torch-zero``, ``torch-fsdp`` (``:MODULE`` for a module's own sharding API): torch.optim sharded over
+  processes by ZeroRedundancyOptimizer or FSDP2 (``conformance.adapters.distributed``);
 - ``MODULE:ATTR``: an adapter object (or a class, instantiated without arguments);
 - any name registered in the entry-point group ``optim_conformance.adapters``.
 """
@@ -25,6 +27,7 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "optim_conformance.adapters"
+DISTRIBUTED = ("torch-zero", "torch-fsdp")
 
 
 class UnknownImplementation(Exception):
@@ -46,7 +49,7 @@ def _registered() -> dict[str, Any]:
 
 
 def available() -> list[str]:
-    return ["torch", "refimpl", "torch:MODULE", "MODULE:ATTR", *sorted(_registered())]
+    return ["torch", "refimpl", "torch:MODULE", *DISTRIBUTED, "MODULE:ATTR", *sorted(_registered())]
 
 
 def _unknown(spec: str, why: str) -> UnknownImplementation:
@@ -70,6 +73,14 @@ def _resolve(spec: str) -> Adapter:
         from conformance.adapters.refimpl_adapter import RefimplAdapter
 
         return RefimplAdapter()
+    kind, _, module = spec.partition(":")
+    if kind in DISTRIBUTED:
+        from conformance.adapters.distributed.adapter import DistributedAdapter
+
+        try:
+            return DistributedAdapter(kind, module or None)
+        except ImportError as e:
+            raise _unknown(spec, f"cannot import {module} ({e})") from None
     registered = _registered()
     if spec in registered:
         return _instantiate(spec, registered[spec].load())

@@ -136,7 +136,11 @@ def _unsupported(session: Any, spec: Spec, setup: Setup, dtype: str | None, vari
         if feature not in features:
             return f"not supported: {session.impl} does not declare {feature!r} ({FEATURES[feature]})"
     limits = getattr(session.adapter, "unsupported", None)
-    meta = {"dtype": spec.limits.get("dtype", dtype), "gradients": spec.limits.get("gradients")}
+    meta = {
+        "optimizer": setup.name,  # what a sharded candidate's limits are about (LBFGS, Adafactor, ...)
+        "dtype": spec.limits.get("dtype", dtype),
+        "gradients": spec.limits.get("gradients"),
+    }
     if setup.sparse:
         meta["gradients"] = {"pattern": "sparse"}
     if limits and variant:

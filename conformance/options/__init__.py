@@ -55,6 +55,13 @@ OPTIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
         f"(default {DEFAULT_CHECK_TIMEOUT:g}; 0: no limit)",
         {},
     ),
+    ("--world-size", "ranks of a distributed candidate (torch-zero, torch-fsdp); default 2", {"type": int}),
+    (
+        "--dist-timeout",
+        "seconds a rank may take to answer one command before it counts as hung (default 60, or "
+        "--check-timeout where given)",
+        {"type": float},
+    ),
     ("--bench", "also time step() per optimizer x variant x size", {"action": "store_true"}),
     ("--bench-sizes", "TOTAL (one tensor) or TOTAL/COUNT (over COUNT tensors), comma-separated", {}),
     ("--bench-repeats", "timed samples per row (default 5)", {"type": int}),

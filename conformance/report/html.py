@@ -10,7 +10,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from conformance.report import model, speed
+from conformance.report import distributed, model, speed
 from conformance.report.plots import Chart, Series, render
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -90,6 +90,7 @@ def render_html(data: dict[str, Any]) -> str:
             unmatched=data.get("unmatched_deviations") or [],
             spec_notes=model.spec_note_rows(data),
             spec_notes_text=model.SPEC_NOTES_TEXT,
+            distributed=distributed.section(data),
             speed=_speed(data["bench"]) if data.get("bench") else None,
         )
     )

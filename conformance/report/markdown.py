@@ -6,7 +6,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from conformance.report import model, speed
+from conformance.report import distributed, model, speed
 
 # Checks listed under a cause; the rest are counted.
 LISTED = 30
@@ -44,6 +44,11 @@ def render_markdown(data: dict[str, Any]) -> str:
     lines += ["", "## Matrix", "", "Each cell: outcomes / checks run (worst norm-wise relative error)."]
     for m in model.matrices(records):
         lines += ["", f"### {m.title}", "", _matrix(m)]
+    if sharded := distributed.section(data):
+        lines += ["", "## Distributed", "", _table(sharded.setup, ["", ""])]
+        if sharded.rows:
+            lines += ["", "Where each failing check went wrong:", ""]
+            lines.append(_table(sharded.rows, distributed.HEADERS))
     failures = {d.title: d for d in model.details(data) if d.outcome in ("failed", "error", "xpassed")}
     if failures:
         lines += ["", "## Failures by cause", ""]

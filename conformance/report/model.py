@@ -382,7 +382,8 @@ def header(env: dict[str, Any]) -> list[tuple[str, str]]:
     """The environment as (label, value) rows: known keys in a fixed order, then any others."""
     known = {k for k, _ in HEADER_KEYS}
     rows = [(label, env[k]) for k, label in HEADER_KEYS if k in env]
-    rows += [(k, v) for k, v in env.items() if k not in known]
+    # (a distributed candidate's set-up has a section of its own: conformance/report/distributed.py)
+    rows += [(k, v) for k, v in env.items() if k not in known and k != "distributed"]
     return [(label, ", ".join(map(str, v)) if isinstance(v, list) else _format(v)) for label, v in rows]
 
 

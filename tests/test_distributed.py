@@ -1,0 +1,173 @@
+"""Distributed candidates (``--impl=torch-zero``, ``--impl=torch-fsdp``): they conform on a small selection,
+a deliberately wrong sharding wrapper fails, and a rank that raises, hangs or dies fails its check with a
+message naming the rank and the step, leaving no process and no listening port behind.
+
+These runs start two rank processes each (a few seconds of torch imports): the selections stay small.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from run_conformance import ROOT, conformance
+
+pytest.importorskip("torch")
+pytest.importorskip("torch.distributed")
+
+# Adam with amsgrad and a gradient spike, forloop and foreach, float64: moments in every shard (ZeRO puts the
+# case's params on different ranks, FSDP2 splits each), and a resume mid-run. (Its complex twin is a known
+# deviation of FSDP2, which a candidate module does not inherit.)
+ADAM = "adam/ and amsgrad and float64 and not fused and not complex"
+
+
+def _records(tmp_path: Path) -> list[dict]:
+    return json.loads((tmp_path / "report" / "results.json").read_text())["records"]
+
+
+def _rank_processes(parent: int | None = None) -> list[int]:
+    """The children of ``parent`` (this process) that are ranks (multiprocessing's spawned interpreters; not
+    its resource tracker, which lives as long as its parent)."""
+    parent = os.getpid() if parent is None else parent
+    mine = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == parent and b"spawn_main" in cmdline:
+            mine.append(int(entry.name))
+    return mine
+
+
+def _assert_nothing_left(tmp_path: Path) -> None:
+    assert _rank_processes() == [], "rank processes outlived the run"
+    ports = json.loads((tmp_path / "report" / "results.json").read_text())["environment"]["distributed"][
+        "rendezvous_ports"
+    ]
+    assert ports, "the run recorded no rendezvous port"
+    for port in ports:
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(("127.0.0.1", port))  # raises if something still listens there
+
+
+@pytest.mark.parametrize("impl", ["torch-zero", "torch-fsdp"])
+def test_sharded_torch_conforms_and_releases_its_ranks(impl, tmp_path, capsys):
+    code, out = conformance(impl, ADAM, tmp_path, capsys)
+    assert code == 0, out[-3000:]
+    records = _records(tmp_path)
+    checks = {r["check"] for r in records if r["outcome"] == "passed"}
+    assert checks == {"test_trajectory", "test_single_step", "test_resume_resharded"}, checks
+    report = (tmp_path / "report" / "summary.md").read_text()
+    assert "## Distributed" in report and "| world size" in report and "gloo" in report
+    _assert_nothing_left(tmp_path)
+
+
+def test_fsdp_lists_what_it_cannot_shard(tmp_path, capsys):
+    select = "float64 and (lbfgs/ or sparseadam/ or adafactor/ or rprop/ or sgd/ and fused)"
+    code, out = conformance("torch-fsdp", select, tmp_path, capsys)
+    assert code == 0, out[-3000:]
+    records = _records(tmp_path)
+    assert records and all(r["outcome"] == "unsupported" for r in records)
+    reasons = {r["optimizer"]: r["unsupported"] for r in records}
+    for name in ("LBFGS", "Adafactor", "Rprop"):
+        assert f"{name} under torch-fsdp: " in reasons[name], reasons[name]
+    assert reasons["SparseAdam"] == "not supported: sparse gradients"
+    assert "aten._fused_sgd_" in reasons["SGD"]
+
+
+@pytest.mark.parametrize(
+    "impl, select",
+    [
+        ("torch-zero:sharded_mutants.zero_steps_shard_twice", ADAM),
+        ("torch-fsdp:sharded_mutants.fsdp_resume_drops_shard_moments", ADAM),
+    ],
+)
+def test_wrong_sharding_is_caught(impl, select, tmp_path, capsys):
+    code, out = conformance(impl, select, tmp_path, capsys)
+    assert code == 1, out[-3000:]
+    assert "does not conform" in out, out[-3000:]
+    _assert_nothing_left(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "fault, expected",
+    [
+        ("raise", "rank 1 of 2 raised during step 3: RuntimeError: injected fault"),
+        ("hang", "rank 1 of 2 hung during step 3"),
+        ("die", "rank 1 of 2 died during step 3 (exit code 3)"),
+    ],
+)
+def test_a_faulty_rank_fails_its_check_naming_rank_and_step(fault, expected, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("OPTCONF_FAULT", fault)
+    # One trajectory check; a short timeout so the hung rank is given up on quickly (the ranks' own gloo
+    # timeout is half of it).
+    select = "test_trajectory and adam/ and amsgrad and float64 and forloop"
+    started = time.monotonic()
+    code, out = conformance(
+        "torch-zero:sharded_mutants.faulty_zero", select, tmp_path, capsys, "--dist-timeout", "15"
+    )
+    elapsed = time.monotonic() - started
+    assert code == 1, out[-3000:]
+    failed = [r for r in _records(tmp_path) if r["outcome"] == "failed"]
+    assert failed and all(expected in r["message"] for r in failed), out[-3000:]
+    report = (tmp_path / "report" / "summary.md").read_text()
+    # the report's distributed section: rank 1, what it did, at step 3
+    section = report.split("## Distributed")[1]
+    assert re.search(r"\|\s*1\s*\|\s*(raised|hung|died)\s*\|\s*step 3", section), report
+    # Every failing check costs at most the timeout (plus start-ups of fresh pools, 5-20 s each here).
+    assert elapsed < len(failed) * 15 + 120, elapsed
+    _assert_nothing_left(tmp_path)
+
+
+def test_a_deviation_file_inherits_torchs_and_lists_only_its_own_unused(tmp_path):
+    from conformance.known_deviations import DIRECTORY, KnownDeviationError, load
+
+    torch_own, _, _ = load("torch")
+    mine = tmp_path / "mine.toml"
+    mine.write_text(
+        f'extends = "{DIRECTORY / "torch.toml"}"\n'
+        '[[deviation]]\ntest = "test_x[*]"\nreason = "r"\nupstream = "https://example.org"\n'
+    )
+    deviations, tolerances, _ = load("mine", mine)
+    assert [d.test for d in deviations] == [*(d.test for d in torch_own), "test_x[*]"]
+    assert tolerances, "torch.toml's tolerance overrides are inherited too"
+    assert [d.unused for d in deviations] == [False] * len(torch_own) + [True]
+    mine.write_text('extends = "nowhere.toml"\n')
+    with pytest.raises(KnownDeviationError, match=r"extends nowhere\.toml"):
+        load("mine", mine)
+
+
+def test_ranks_end_when_the_harness_is_killed(tmp_path):
+    """SIGKILL leaves no time to clean up: the ranks notice that their parent is gone and end themselves."""
+    env = {**os.environ, "OPTCONF_FAULT": "hang"}
+    command = [sys.executable, "-m", "pytest", "conformance", "--impl=torch-zero:sharded_mutants.faulty_zero"]
+    command += ["-q", "-p", "no:cacheprovider", "--report-dir", str(tmp_path), "--dist-timeout", "600"]
+    command += ["-k", "test_trajectory and adam/lr0.01-float64-cpu-forloop"]
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    harness = subprocess.Popen(command, cwd=ROOT, env=env, **quiet)
+    try:
+        deadline = time.monotonic() + 300
+        while len(ranks := _rank_processes(harness.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert len(ranks) == 2, "the ranks never started"
+        time.sleep(5)  # into the run: rank 1 hangs at its third step, rank 0 waits for it
+    finally:
+        harness.kill()
+        harness.wait()
+    deadline = time.monotonic() + 30  # the ranks look for their parent every second
+    while (alive := [pid for pid in ranks if Path(f"/proc/{pid}").exists()]) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not alive, f"ranks {alive} outlived the harness"
