@@ -123,7 +123,12 @@ def test_wheel_and_sdist_carry_the_vectors_and_deviations(built):
     expected = {p.relative_to(DEFAULT_DIR.parent).as_posix() for p in DEFAULT_DIR.rglob("*") if p.is_file()}
     manifest = json.loads((DEFAULT_DIR / "manifest.json").read_text())
     assert {f"golden/{path}" for path in manifest["files"]} | {"golden/manifest.json"} == expected
-    expected |= {"known_deviations/torch.toml", "report/templates/index.html.j2"}
+    # Every data file of the package that is not Python (deviation files, templates, spec notes) ships too.
+    expected |= {
+        p.relative_to(ROOT / "conformance").as_posix()
+        for p in (ROOT / "conformance").rglob("*")
+        if p.is_file() and p.suffix in (".toml", ".j2")
+    }
     with zipfile.ZipFile(built["wheel"]) as wheel:
         names = wheel.namelist()
         entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
