@@ -34,7 +34,9 @@ def test_ci_runs_the_readme_test_command():
 # are still checked), or why it cannot run here. A command added to the README must be classified here.
 HOW = {
     "python -m pip install -e '.[harness,torch]' && python -m pytest conformance --impl=torch": "collect",
-    "python -m pip install -e '.[dev,optax,keras]' && ruff check . && python -m pytest": "is .ci/run (tests/ itself)",
+    "python -m pip install -e '.[dev,optax,keras]' && ruff check . && python -m pytest": (
+        "is .ci/run (tests/ itself)"
+    ),
     "PYTHONPATH=examples pytest conformance --impl=numpy_sgd_adapter:NumpySGDAdapter": "run",
     "python -m pytest --pyargs conformance --impl=my-jax-optim": (
         "my-jax-optim is the README's placeholder for a user's adapter; tests/test_install.py runs "
