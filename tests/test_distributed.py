@@ -153,7 +153,9 @@ def test_a_deviation_file_inherits_torchs_and_lists_only_its_own_unused(tmp_path
 
 def test_ranks_end_when_the_harness_is_killed(tmp_path):
     """SIGKILL leaves no time to clean up: the ranks notice that their parent is gone and end themselves."""
-    env = {**os.environ, "OPTCONF_FAULT": "hang"}
+    # the harness imports the candidate module (tests/sharded_mutants) itself
+    path = os.pathsep.join(filter(None, [str(ROOT / "tests"), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "OPTCONF_FAULT": "hang", "PYTHONPATH": path}
     command = [sys.executable, "-m", "pytest", "conformance", "--impl=torch-zero:sharded_mutants.faulty_zero"]
     command += ["-q", "-p", "no:cacheprovider", "--report-dir", str(tmp_path), "--dist-timeout", "600"]
     command += ["-k", "test_trajectory and adam/lr0.01-float64-cpu-forloop"]
