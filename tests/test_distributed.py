@@ -133,6 +133,25 @@ def test_a_faulty_rank_fails_its_check_naming_rank_and_step(fault, expected, tmp
     _assert_nothing_left(tmp_path)
 
 
+@pytest.mark.parametrize(
+    "symptom",
+    [
+        "RuntimeError: Application timeout caused pair closure",  # seen in CI when the peer hung
+        "RuntimeError: [../third_party/gloo/gloo/transport/tcp/pair.cc:534] Connection closed by peer",
+        "RuntimeError: Timed out waiting 7500ms for recv operation to complete",
+    ],
+)
+def test_a_rank_blocked_on_a_hung_peer_is_not_blamed(symptom):
+    """The rank that waited in a collective reports gloo's timeout; the silent rank is the culprit, whichever
+    of the two the harness hears from first (a race under load)."""
+    from conformance.adapters.distributed.pool import Reply, _fault
+
+    message = _fault("step 3", {0: Reply(0, False, symptom)}, {}, 2, 15.0)
+    assert message is not None and message.startswith("rank 1 of 2 hung during step 3"), message
+    own = _fault("step 3", {0: Reply(0, False, "RuntimeError: injected fault")}, {}, 2, 15.0)
+    assert own is not None and own.startswith("rank 0 of 2 raised during step 3"), own
+
+
 def test_a_deviation_file_inherits_torchs_and_lists_only_its_own_unused(tmp_path):
     from conformance.known_deviations import DIRECTORY, KnownDeviationError, load
 

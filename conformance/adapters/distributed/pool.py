@@ -198,9 +198,12 @@ def _fault(
 
 
 def _collective_failure(message: str) -> bool:
-    """gloo's errors when a peer is gone or late: the symptom on the ranks that waited, not the cause."""
+    """gloo's errors when a peer is gone or late: the symptom on the ranks that waited, not the cause.
+    Seen in CI: ``RuntimeError: Application timeout caused pair closure`` (gloo's pair, when the peer that a
+    collective waits on is silent past the group's timeout)."""
     lowered = message.lower()
-    return any(s in lowered for s in ("gloo", "timed out", "connection closed", "connection reset"))
+    symptoms = ("gloo", "timed out", "timeout", "pair closure", "connection closed", "connection reset")
+    return any(s in lowered for s in symptoms)
 
 
 def format_exception(error: BaseException) -> str:
