@@ -110,8 +110,10 @@ def unscaled(grads: Sequence[Any], scale: float) -> list[Any]:
 
 
 def rescaled(scale: float, factor: float) -> float:
-    """``scale * factor`` as ``torch._amp_update_scale_`` stores it: in double, rounded to float32."""
-    return float(np.float32(float(scale) * factor))
+    """``scale * factor`` as ``torch._amp_update_scale_`` stores it: in double, rounded to float32 (inf past
+    float32's range, which ``update`` then declines)."""
+    with np.errstate(over="ignore"):
+        return float(np.float32(float(scale) * factor))
 
 
 class GradScaler:

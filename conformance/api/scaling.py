@@ -20,6 +20,7 @@ import numpy as np
 
 import refimpl.amp
 import refimpl.lr_scheduler
+from conformance.adapters.base import NotSupported
 from conformance.adapters.torch_adapter import to_numpy
 from conformance.api import compare
 from conformance.api import torch_side as ts
@@ -122,6 +123,8 @@ class ScaledRuns:
     def __init__(
         self, ctx: ApiContext, config: dict[str, Any], schedulers: Sequence[tuple[str, dict[str, Any]]] = ()
     ) -> None:
+        if ctx.dtype == "float16":  # torch.amp.GradScaler.unscale_ refuses them (grad_scaler.py line 275)
+            raise NotSupported("GradScaler does not unscale float16 gradients (AMP keeps params in float32)")
         self.ctx, self.config = ctx, config
         hyper = dict(ctx.setup.hyper)
         self.initial = ctx.setup.initial()
