@@ -131,46 +131,41 @@ def test_a_second_run_into_a_locked_report_folder_is_refused(tmp_path, capsys):
 # --- known-deviations files ---------------------------------------------------------------------------
 
 
+ENTRY = '[[deviation]]\ntest = "test_trajectory[sgd/*]"\nreason = "r"\nupstream = "u"\n'
+
+
 @pytest.mark.parametrize(
-    "entry, expected",
+    "text, expected",
     [
         # the typo that made a NaN-writing candidate "16 xfailed, rc 0": the condition must not vanish
-        ('dtyp = "float32"', "deviation #1: unknown key 'dtyp' (did you mean 'dtype'?); valid keys: class"),
-        ('dtype = "float8"', "deviation #1: dtype: 'float8' is not one of float64, float32"),
-        ('torch = "=>2.13"', "deviation #1: torch: '=>2.13' is not a version specifier"),
+        (
+            ENTRY + 'dtyp = "float32"',
+            "deviation #1: unknown key 'dtyp' (did you mean 'dtype'?); valid keys: class",
+        ),
+        (ENTRY + 'dtype = "float8"', "deviation #1: dtype: 'float8' is not one of float64, float32"),
+        (ENTRY + 'torch = "=>2.13"', "deviation #1: torch: '=>2.13' is not a version specifier"),
+        (ENTRY.replace('"test_trajectory[sgd/*]"', "5"), "deviation #1: test: 5 is not a test pattern"),
+        ('deviation = "oops"\n', "deviation: 'oops' is not of type 'array'"),
+        (
+            '[[tolerance]]\ntest = "test_trajectory[sgd/*]"\nreason = "r"\nflaot32 = 1e-4\n',
+            "tolerance #1: unknown key 'flaot32' (did you mean 'float32'?)",
+        ),
     ],
-    ids=["unknown key", "unknown dtype", "bad version specifier"],
+    ids=[
+        "unknown key",
+        "unknown dtype",
+        "bad version specifier",
+        "wrong type",
+        "not a list",
+        "tolerance typo",
+    ],
 )
-def test_a_malformed_deviation_entry_is_a_usage_error(entry, expected, tmp_path, capsys):
+def test_a_malformed_deviation_file_is_a_usage_error(text, expected, tmp_path, capsys):
     path = tmp_path / "deviations.toml"
-    path.write_text(f'[[deviation]]\ntest = "test_trajectory[sgd/*]"\nreason = "r"\nupstream = "u"\n{entry}')
+    path.write_text(text)
     code, out = conformance("torch", ONE, tmp_path, capsys, "--known-deviations", str(path))
     assert code == USAGE
     assert expected in error_line(out, str(path))
-
-
-def test_a_deviation_entry_of_the_wrong_type_is_a_usage_error(tmp_path, capsys):
-    path = tmp_path / "deviations.toml"
-    path.write_text('[[deviation]]\ntest = 5\nreason = "r"\nupstream = "u"\n')
-    code, out = conformance("torch", ONE, tmp_path, capsys, "--known-deviations", str(path))
-    assert code == USAGE
-    assert "deviation #1: test: 5 is not a test pattern" in error_line(out, str(path))
-
-
-def test_a_deviation_table_that_is_not_a_list_of_entries_is_a_usage_error(tmp_path, capsys):
-    path = tmp_path / "deviations.toml"
-    path.write_text('deviation = "oops"\n')
-    code, out = conformance("torch", ONE, tmp_path, capsys, "--known-deviations", str(path))
-    assert code == USAGE
-    assert "deviation: 'oops' is not of type 'array'" in error_line(out, str(path))
-
-
-def test_a_misspelt_tolerance_key_is_a_usage_error(tmp_path, capsys):
-    path = tmp_path / "deviations.toml"
-    path.write_text('[[tolerance]]\ntest = "test_trajectory[sgd/*]"\nreason = "r"\nflaot32 = 1e-4\n')
-    code, out = conformance("torch", ONE, tmp_path, capsys, "--known-deviations", str(path))
-    assert code == USAGE
-    assert "tolerance #1: unknown key 'flaot32' (did you mean 'float32'?)" in error_line(out, str(path))
 
 
 # --- vectors --------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ are mapped to the library's own factory functions by the same code.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -180,16 +180,15 @@ def torch_update_bn(
         4: torch.nn.BatchNorm2d,
         5: torch.nn.BatchNorm3d,
     }[rank]
-    modules = []
     where = {"device": device, "dtype": getattr(torch, dtype)}
-    for spec in layers:
-        if spec["layer"] == "Linear":
-            module = torch.nn.Linear(spec["in"], spec["out"], bias="bias" in spec, **where)
-        elif spec["layer"] == "BatchNorm":
-            module = batch_norm(spec["num_features"], eps=spec["eps"], momentum=spec["momentum"], **where)
-        else:
-            module = torch.nn.ReLU()
-        modules.append(module)
+    modules = _modules(
+        layers,
+        linear=lambda spec: torch.nn.Linear(spec["in"], spec["out"], bias="bias" in spec, **where),
+        batch_norm=lambda spec: batch_norm(
+            spec["num_features"], eps=spec["eps"], momentum=spec["momentum"], **where
+        ),
+        relu=torch.nn.ReLU,
+    )
     model = torch.nn.Sequential(*modules)
     with torch.no_grad():
         for module, spec in zip(modules, layers, strict=True):
@@ -208,13 +207,7 @@ def torch_update_bn(
     finally:
         torch.set_num_threads(threads)
     norms = [m for m in modules if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    return {
-        "running_mean": [_numpy(m.running_mean) for m in norms],
-        "running_var": [_numpy(m.running_var) for m in norms],
-        "num_batches_tracked": [_numpy(m.num_batches_tracked) for m in norms],
-        "momentum": [m.momentum for m in norms],
-        "training": model.training,
-    }
+    return _statistics(norms, model.training, _numpy)
 
 
 # -- the reference ---------------------------------------------------------------------------------------
@@ -255,31 +248,52 @@ def refimpl_update_bn(
     device: str,
 ) -> dict[str, Any]:
     """``refimpl.swa_utils.update_bn`` on its ``Sequential`` built from ``layers``."""
-    modules: list[Any] = []
-    for spec in layers:
-        if spec["layer"] == "Linear":
-            modules.append(swa_utils.Linear(spec["weight"], spec.get("bias")))
-        elif spec["layer"] == "BatchNorm":
-            norm = swa_utils.BatchNorm(
-                spec["num_features"],
-                spec["eps"],
-                spec["momentum"],
-                spec["weight"],
-                spec["bias"],
-                dtype=spec["weight"].dtype,
-            )
-            for key in ("running_mean", "running_var", "num_batches_tracked"):
-                getattr(norm, key)[...] = spec[key]
-            modules.append(norm)
-        else:
-            modules.append(swa_utils.ReLU())
+
+    def batch_norm(spec: dict[str, Any]) -> Any:
+        norm = swa_utils.BatchNorm(
+            spec["num_features"],
+            spec["eps"],
+            spec["momentum"],
+            spec["weight"],
+            spec["bias"],
+            dtype=spec["weight"].dtype,
+        )
+        for key in STATISTICS:
+            getattr(norm, key)[...] = spec[key]
+        return norm
+
+    modules = _modules(
+        layers,
+        linear=lambda spec: swa_utils.Linear(spec["weight"], spec.get("bias")),
+        batch_norm=batch_norm,
+        relu=swa_utils.ReLU,
+    )
     model = swa_utils.Sequential(*modules).train(training)
     functions["update_bn"]([(b, np.zeros(len(b))) for b in batches] if pairs else batches, model)
     norms = [m for m in modules if isinstance(m, swa_utils.BatchNorm)]
-    return {
-        "running_mean": [m.running_mean.copy() for m in norms],
-        "running_var": [m.running_var.copy() for m in norms],
-        "num_batches_tracked": [m.num_batches_tracked.copy() for m in norms],
-        "momentum": [m.momentum for m in norms],
-        "training": model.training,
-    }
+    return _statistics(norms, model.training, np.copy)
+
+
+# -- shared by both sides -----------------------------------------------------------------------------------
+
+# What update_bn recomputes in every BatchNorm layer.
+STATISTICS = ("running_mean", "running_var", "num_batches_tracked")
+
+
+def _modules(
+    layers: list[dict[str, Any]],
+    *,
+    linear: Callable[[dict[str, Any]], Any],
+    batch_norm: Callable[[dict[str, Any]], Any],
+    relu: Callable[[], Any],
+) -> list[Any]:
+    """The layers of a case's model (``catalogue.swa_model``), each built by its side's constructor."""
+    built = {"Linear": linear, "BatchNorm": batch_norm}
+    return [built[spec["layer"]](spec) if spec["layer"] in built else relu() for spec in layers]
+
+
+def _statistics(norms: list[Any], training: bool, read: Callable[[Any], np.ndarray]) -> dict[str, Any]:
+    """What the update_bn checks compare: each BatchNorm's statistics (as arrays, by ``read``), its
+    momentum, and the model's training mode after the call."""
+    out: dict[str, Any] = {key: [read(getattr(m, key)) for m in norms] for key in STATISTICS}
+    return {**out, "momentum": [m.momentum for m in norms], "training": training}
