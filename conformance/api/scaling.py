@@ -159,7 +159,7 @@ class ScaledRuns:
         ctx.script.add(f"# iteration {t}: .grad = ({note}) * scaler.get_scale()  # = {scale!r}")
         ctx.script.add(f"scaler.step(opt); scaler.update(); {stepping}".rstrip("; "))
         ts.set_grads(ctx, self.optimizer, scaled)
-        before = snapshot(self.optimizer)
+        before = snapshot(self.optimizer) if poison else None
         self.scaler.step(self.optimizer)
         self.scaler.update()
         got = [m for s in self.schedulers for m in ts.recorded_warnings(s.step)]
@@ -172,7 +172,7 @@ class ScaledRuns:
             self.plain.step()
         self.updates += 1
         when = f"after iteration {t} ({'skipped: ' + poison if poison else 'a real step'})"
-        if poison:
+        if before is not None:
             headline = f"a step skipped for an {poison} gradient changed the optimizer (it must not)"
             ctx.expect(changes(before, snapshot(self.optimizer)), headline)
         else:

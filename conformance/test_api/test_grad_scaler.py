@@ -21,6 +21,16 @@ from conformance.api.scaling import EXACT, ROUNDING, ScaledRuns
 from conformance.api.setups import SETUPS
 
 
+def amp_aware(name: str, session: Any) -> list[tuple[str, Any]]:
+    """Classes whose own step takes part in a skipped or scaled iteration: those with a fused variant (torch's
+    fused optimizers are amp-aware: their kernels unscale and skip). For the others GradScaler unscales and
+    skips without calling their step, the same for every class: the scheduled class covers that path (the
+    mid-run skips run for every class)."""
+    classes = frozenset(session.adapter.capabilities().optimizers)
+    own = "fused" in variants_of(session, name) or scheduled(SETUPS[name], classes)
+    return [("", None)] if own else []
+
+
 @check(needs=TORCH_API, per_variant=True, applies=steps_on_gradients)
 def test_grad_scaler_skipped_steps(api: ApiContext) -> None:
     """Two real steps (the scale grows), a step skipped for an inf gradient, a real step, one skipped for
@@ -31,7 +41,7 @@ def test_grad_scaler_skipped_steps(api: ApiContext) -> None:
         runs.iteration(t, poison)
 
 
-@check(needs=TORCH_API, per_variant=True, applies=steps_on_gradients)
+@check(needs=TORCH_API, per_variant=True, applies=steps_on_gradients, details=amp_aware)
 def test_grad_scaler_first_step_skipped(api: ApiContext) -> None:
     """The first iteration skipped for an inf gradient (routine while the scale calibrates) leaves the
     optimizer as it was -- no state created -- and the two real steps after it equal the run that never
@@ -41,15 +51,7 @@ def test_grad_scaler_first_step_skipped(api: ApiContext) -> None:
         runs.iteration(t, poison)
 
 
-def unscaling(name: str, session: Any) -> list[tuple[str, Any]]:
-    """Where unscaling is the class's own: its fused variant (amp-aware kernels unscale the gradients
-    themselves). Elsewhere the scaler unscales, the same for every class: the scheduled class covers it."""
-    classes = frozenset(session.adapter.capabilities().optimizers)
-    own = "fused" in variants_of(session, name) or scheduled(SETUPS[name], classes)
-    return [("", None)] if own else []
-
-
-@check(needs=TORCH_API, per_variant=True, applies=steps_on_gradients, details=unscaling)
+@check(needs=TORCH_API, per_variant=True, applies=steps_on_gradients, details=amp_aware)
 def test_grad_scaler_unscale(api: ApiContext) -> None:
     """With a scale and factors that are not powers of two (3.0, growth 1.5, backoff 0.3, growth every
     iteration), the gradients scaler.step() leaves are the unscaled ones and the scale follows the
