@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from conformance.adapters.base import CandidateFault
+
 # How long N fresh interpreters may take to import torch and join the group. Measured: 5-20 s on this
 # project's loaded 2-core machine; far above that, something is wrong (a firewall, a hung import).
 START_TIMEOUT_S = 300.0
@@ -33,7 +35,7 @@ START_TIMEOUT_S = 300.0
 GRACE_S = 5.0
 
 
-class RankFault(Exception):
+class RankFault(CandidateFault):
     """A rank raised, hung or died; the message names the rank and what it was doing."""
 
 
