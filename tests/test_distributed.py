@@ -51,11 +51,14 @@ def _rank_processes(parent: int | None = None) -> list[int]:
     return mine
 
 
+def _environment(tmp_path: Path) -> dict:
+    """The run's distributed set-up in results.json."""
+    return json.loads((tmp_path / "report" / "results.json").read_text())["environment"]["distributed"]
+
+
 def _assert_nothing_left(tmp_path: Path) -> None:
     assert _rank_processes() == [], "rank processes outlived the run"
-    ports = json.loads((tmp_path / "report" / "results.json").read_text())["environment"]["distributed"][
-        "rendezvous_ports"
-    ]
+    ports = _environment(tmp_path)["rendezvous_ports"]
     assert ports, "the run recorded no rendezvous port"
     for port in ports:
         with socket.socket() as probe:
@@ -116,7 +119,7 @@ def test_wrong_sharding_is_caught(impl, select, tmp_path, capsys):
     "fault, expected",
     [
         ("raise", "rank 1 of 2 raised during step 3: RuntimeError: injected fault"),
-        ("hang", "rank 1 of 2 hung during step 3"),
+        ("hang", "rank 1 of 2 hung during step 3: no answer within 15 s"),
         ("die", "rank 1 of 2 died during step 3 (exit code 3)"),
     ],
 )
@@ -138,8 +141,13 @@ def test_a_faulty_rank_fails_its_check_naming_rank_and_step(fault, expected, tmp
     # the report's distributed section: rank 1, what it did, at step 3
     section = report.split("## Distributed")[1]
     assert re.search(r"\|\s*1\s*\|\s*(raised|hung|died)\s*\|\s*step 3", section), report
-    # Every failing check costs at most the timeout (plus start-ups of fresh pools, 5-20 s each here).
-    assert elapsed < len(failed) * 15 + 120, elapsed
+    # Every failing check costs at most the timeout, besides the start-ups of fresh pools (5-20 s each here,
+    # minutes on a loaded machine: timed by the pool and taken out, so that load cannot fail this). The
+    # rest, 60 s, is collection, the reference's side and the teardown (~10 s here): it still catches a wait
+    # for the default timeout (60 s) on top of the 15 s, or for the start-up's (300 s).
+    starts = _environment(tmp_path)["start_s"]
+    assert starts, "the run recorded no start of its pool"
+    assert elapsed - sum(starts) < len(failed) * 15 + 60, (elapsed, starts)
     _assert_nothing_left(tmp_path)
 
 
@@ -214,7 +222,8 @@ def test_ranks_end_when_the_harness_is_killed(tmp_path):
     finally:
         harness.kill()
         harness.wait()
-    deadline = time.monotonic() + 30  # the ranks look for their parent every second
+    # the ranks look for their parent every second; a loaded machine may deschedule them for many
+    deadline = time.monotonic() + 60
     while (alive := [pid for pid in ranks if Path(f"/proc/{pid}").exists()]) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert not alive, f"ranks {alive} outlived the harness"
