@@ -262,3 +262,9 @@ class SwaAdapter(Adapter, Protocol):
 class NotSupported(Exception):
     """Raised by an adapter (or a candidate) for a configuration it cannot run; the harness reports "not
     supported" with the message, never a failure, wherever it is raised (constructor, step, state dict)."""
+
+
+class CandidateFault(Exception):
+    """Raised by an adapter's own code to report the candidate's failure where the candidate's traceback is
+    not at hand (a rank of a sharded candidate raised, hung or died in another process): the harness treats
+    it as the candidate's error, a conformance failure, not as a bug of the suite's."""

@@ -10,7 +10,7 @@ Ids read as ``Class``, ``Class:detail`` and ``Class-variant`` / ``Class:detail-v
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,8 +63,10 @@ class Spec:
     ``details(name, session)``: ``(detail id, payload)`` pairs, one case each; ``applies(setup, classes)``:
     whether the check is for this optimizer, given all the candidate's classes; ``limits``: the description
     an adapter's ``unsupported()`` reads (complex params, sparse gradients); ``uses(payload)``: the options a
-    detail needs (a class that lacks one is "not supported" for it); ``validation``: the check is about
-    argument validation ("not supported" for a class declaring it validates nothing).
+    detail needs (a class that lacks one is "not supported" for it); ``runs(payload)``: the variants a detail
+    runs (a state dict saved by one, loaded in another), each asked of ``unsupported()`` (a check of the class
+    as a whole otherwise runs, and asks, its first variant); ``validation``: the check is about argument
+    validation ("not supported" for a class declaring it validates nothing).
     """
 
     needs: tuple[str, ...] = ()
@@ -73,6 +75,7 @@ class Spec:
     applies: Callable[[Setup, frozenset[str]], bool] = lambda setup, classes: True
     limits: dict[str, Any] = field(default_factory=dict)
     uses: Callable[[Any], Iterable[str]] = lambda payload: ()
+    runs: Callable[[Any], Iterable[str]] = lambda payload: ()
     validation: bool = False
 
 
@@ -126,7 +129,9 @@ def variants_of(session: Any, name: str) -> list[str]:
     return [v for v in offered if session.variants is None or v in session.variants]
 
 
-def _unsupported(session: Any, spec: Spec, setup: Setup, dtype: str | None, variant: str) -> str | None:
+def _unsupported(
+    session: Any, spec: Spec, setup: Setup, dtype: str | None, variants: Sequence[str]
+) -> str | None:
     if session.skip_reason:
         return session.skip_reason
     if dtype is None:
@@ -143,9 +148,8 @@ def _unsupported(session: Any, spec: Spec, setup: Setup, dtype: str | None, vari
     }
     if setup.sparse:
         meta["gradients"] = {"pattern": "sparse"}
-    if limits and variant:
-        return limits(meta, dtype, session.device, variant)
-    return None
+    reasons = (limits(meta, dtype, session.device, v) for v in variants) if limits else ()
+    return next((r for r in reasons if r), None)
 
 
 def cases(spec: Spec, session: Any) -> list[ApiCase]:
@@ -162,14 +166,16 @@ def cases(spec: Spec, session: Any) -> list[ApiCase]:
         variants = variants_of(session, name) if spec.per_variant else [""]
         for detail, payload in details:
             used = set(spec.uses(payload))
-            own = _unsupported(session, spec, setup, dtype, "")
+            # the variants every case of the detail runs (a per-variant case adds its own below)
+            shared = list(spec.runs(payload)) or ([] if spec.per_variant else variants_of(session, name)[:1])
+            own = _unsupported(session, spec, setup, dtype, shared)
             own = own or lacking(session.impl, name, declared, used)
             if own is None and spec.validation and not declared.validates:
                 own = (
                     f"not supported: {session.impl} declares that its {name} does not validate its arguments"
                 )
             for variant in variants:
-                reason = own or _unsupported(session, spec, setup, dtype, variant)
+                reason = own or _unsupported(session, spec, setup, dtype, [variant] if variant else [])
                 options = frozenset(options_used(name, setup.hyper) | used)
                 out.append(
                     ApiCase.make(

@@ -21,7 +21,7 @@ import pytest
 import conformance
 import refimpl
 from conformance import scalars
-from conformance.adapters.base import NotSupported
+from conformance.adapters.base import CandidateFault, NotSupported
 from conformance.adapters.refimpl_adapter import RefimplAdapter
 from conformance.api import compare
 from conformance.api.cases import ApiCase, variants_of
@@ -222,7 +222,10 @@ class ApiContext:
 
     def raised_by_candidate(self, error: BaseException) -> bool:
         """Whether ``error`` comes from the candidate: raised outside the suite's own packages (conformance,
-        refimpl), whose errors are the suite's bugs and must show as such."""
+        refimpl), whose errors are the suite's bugs and must show as such; or reported by an adapter as the
+        candidate's (``CandidateFault``: a rank of a sharded candidate that raised)."""
+        if isinstance(error, CandidateFault):
+            return True
         frames = traceback.extract_tb(error.__traceback__)
         if not frames:
             return False
