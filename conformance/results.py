@@ -99,6 +99,10 @@ def environment(session: Any, command: str) -> dict[str, Any]:
         "command": command,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    if session.impl != "torch" and callable(own := getattr(session.adapter, "torch_own", None)):
+        # the classes a torch:MODULE candidate re-exports from torch: the matrix marks their verdict torch's
+        offered = session.adapter.capabilities()
+        env["torch_own"] = sorted(n for n in offered.optimizers | offered.schedulers if own(n))
     if describe := getattr(session.adapter, "environment", None):
         env["distributed"] = describe()  # world size, backend, sharding: the report's distributed section
     try:

@@ -58,6 +58,7 @@ HEADER_KEYS = (
     ("vectors_manifest_sha256", "vectors manifest sha256"),
     ("vectors_torch_version", "vectors made with torch"),
     ("known_deviations_file", "known deviations file"),
+    ("torch_own", "torch's own classes (re-exported)"),
     ("date", "date"),
     ("command", "command line"),
 )
