@@ -92,6 +92,8 @@ def environment(session: Any, command: str) -> dict[str, Any]:
         "variants": session.variants or "all supported",
         "package_version": __version__,
         "vectors": display(session.vectors.directory),
+        # the run's --vectors (None: the packaged vectors), for the report's fallback replay lines
+        "vectors_option": vectors_arg(session.vectors.directory),
         "vectors_format_version": session.vectors.manifest.get("format_version"),
         "vectors_manifest_sha256": session.vectors.digest,
         "vectors_torch_version": session.vectors.manifest.get("torch_version"),
