@@ -23,6 +23,7 @@ from conformance.api.cases import ApiCase
 from conformance.api.context import ApiContext, Script
 from conformance.api.setups import SETUPS
 from conformance.invalid_inputs import raised, rule_violations
+from conformance.schedules import SCHEDULE_RTOL
 from conformance.tolerances import FLOAT64_RTOL
 
 # Derived changes that do not show in the reference's five-step run, and why (a check of them still fails a
@@ -147,6 +148,18 @@ def test_zero_expected_params_are_compared_against_a_floor(dtype, rtol):
     floors = ctx.floors("big", [np.array([2.0])], rtol)
     assert compare.params([np.array([2.0 * (1 + 2 * rtol)])], [np.array([2.0])], rtol, "", floors)
     assert not compare.params([np.array([2.0 * (1 + rtol / 2)])], [np.array([2.0])], rtol, "", floors)
+
+
+def test_scheduled_lrs_at_zero_are_compared_against_their_base_lr():
+    """An lr scheduled to 0 (LinearLR to end_factor=0) that the reference computes as 1e-17 is 0 within the
+    rounding of its base lr, not a 100 % error; a wrong lr there, or next to it, still fails."""
+    groups = [{"initial_lr": 0.1}, {"initial_lr": 0.1}]
+    assert not compare.same_values([0.05, 0.0], [0.05, 1e-17], SCHEDULE_RTOL), "without a floor"
+    assert compare.same_lrs([0.05, 0.0], [0.05, 1e-17], groups)
+    assert compare.same_lrs([0.05, 1e-17], [0.05, 0.0], groups)
+    assert not compare.same_lrs([0.05, 1e-9], [0.05, 0.0], groups)  # 1e-8 of the base lr: far beyond rounding
+    assert not compare.same_lrs([0.05 * (1 + 1e-9), 0.0], [0.05, 0.0], groups)
+    assert not compare.same_lrs([0.05], [0.05, 0.0], groups)
 
 
 def test_script_counts_repeats():

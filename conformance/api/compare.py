@@ -14,6 +14,7 @@ import numpy as np
 
 from conformance.adapters.base import TORCH_LAYOUT, ClassDeclaration
 from conformance.metrics import normwise_error
+from conformance.schedules import FLOOR, SCHEDULE_RTOL
 from conformance.state import as_torch, compared_keys
 
 
@@ -168,6 +169,20 @@ def _short(value: Any) -> str:
 def same_values(actual: Any, expected: Any, rtol: float = 0.0) -> bool:
     """Whether two values (numbers, arrays, tuples/lists of them) agree within ``rtol``."""
     return _same(actual, expected, rtol)
+
+
+def same_lrs(actual: Sequence[Any], expected: Sequence[Any], groups: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether the candidate's lrs (one per group) are the reference's (``groups``: the reference's param
+    groups) within the schedule tolerance. Each is measured against at least ``FLOOR`` times its group's
+    scale, its initial lr or its lr now where larger: a scheduled lr that reaches or cancels towards 0
+    (LinearLR to ``end_factor=0``) carries the rounding of the base lr it was computed from, as scheduled
+    values do in the vector check (``conformance.schedules.FLOOR``, where the floor is derived)."""
+    if len(actual) != len(expected) or len(expected) != len(groups):
+        return False
+    return all(
+        _same(a, e, SCHEDULE_RTOL, FLOOR * max(abs(float(g.get("initial_lr", 0.0))), abs(float(e))))
+        for a, e, g in zip(actual, expected, groups)
+    )
 
 
 def mapping(
