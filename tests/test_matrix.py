@@ -172,6 +172,12 @@ def test_checks_that_did_not_run_never_conform(tmp_path: Path) -> None:
         record(
             "test_schedule",
             "unsupported",
+            scheduler="CyclicLR",
+            unsupported="optax has no counterpart of CyclicLR",
+        ),
+        record(
+            "test_schedule",
+            "unsupported",
             scheduler="ChainedScheduler",
             unsupported="not supported: lib has no StepLR",
         ),
@@ -192,7 +198,7 @@ def test_checks_that_did_not_run_never_conform(tmp_path: Path) -> None:
     assert row(markdown, "Adagrad")[0].startswith("**not run**")
     for name in ("ExponentialLR", "StepLR"):
         assert row(markdown, name) == ["**not run**: no value check of it in this run"]
-    assert row(markdown, "SequentialLR") == ["**not available**"]
+    assert row(markdown, "SequentialLR") == row(markdown, "CyclicLR") == ["**not available**"]
     assert row(markdown, "ChainedScheduler")[0].startswith(
         "**not supported**: no value was compared (lib has no StepLR)"
     )

@@ -232,8 +232,8 @@ def _unsupported_reasons(records: list[dict[str, Any]]) -> set[str]:
 
 def _lacks(reason: str, name: str) -> bool:
     """Whether a "not supported" reason says the candidate has no ``name`` ("... has no ConstantLR,
-    SequentialLR")."""
-    found = re.search(r"\bhas no ([\w, ]+)$", reason.strip())
+    SequentialLR", an adapter's "optax has no counterpart of ChainedScheduler")."""
+    found = re.search(r"\bhas no (?:counterpart of )?([\w, ]+)$", reason.strip())
     return bool(found) and name in [n.strip() for n in found[1].split(",")]
 
 
