@@ -125,6 +125,14 @@ class MatrixCell:
     text: str
     links: list[tuple[str, str]] = field(default_factory=list)  # (label, href)
 
+    @property
+    def detail(self) -> str:
+        """The text after the status word ("(12 checks passed); worst error ..."), for renderings that show
+        the status on its own."""
+        if self.text.lower().startswith(self.status.lower()):
+            return self.text[len(self.status) :].removeprefix(":").strip()
+        return self.text
+
 
 def _deviations_file(environment: dict[str, Any], results: Path) -> Path | None:
     """The run's known-deviations file: relative to the run's folder, else the project's file of the same
@@ -350,7 +358,7 @@ def render_markdown(columns: list[Column], table: list[Any], out: Path) -> str:
             for c in cells:
                 links = " ".join(f"[{label}]({href})" for label, href in c.links)
                 text = f"**{c.status}**" + (
-                    c.text[len(c.status) :] if c.text.lower().startswith(c.status) else f": {c.text}"
+                    c.text[len(c.status) :] if c.text.lower().startswith(c.status.lower()) else f": {c.text}"
                 )
                 rendered.append(_md(text + (f" {links}" if links else "")))
             lines.append(f"| {name} | " + " | ".join(rendered) + " |")
