@@ -19,6 +19,7 @@ from run_conformance import ROOT, run_in_root
 from conformance.cli import main
 
 PLANT = "<script>alert(1)</script>"
+NADAM = "lib's NAdam has no momentum schedule (u_t = beta1 for every t). More."
 
 
 def record(check: str, outcome: str, **extra: object) -> dict[str, object]:
@@ -40,9 +41,9 @@ def runs(tmp_path: Path) -> list[Path]:
     deviations = tmp_path / "lib.toml"
     deviations.write_text(
         '# header\n\n[[deviation]]\nclass = "NAdam"\n'
-        'reason = """lib\'s NAdam has no momentum schedule. More."""\nupstream = "https://example.org/nadam"\n'
+        'reason = """lib\'s NAdam has no momentum schedule (u_t = beta1 for every t). More."""\nupstream = "https://example.org/nadam"\n'
     )
-    reason = "lib's NAdam has no momentum schedule. More."
+    reason = NADAM
     lib = [
         record("test_trajectory", "passed", optimizer="Adam", dtype="float64", metrics={"max_rel": 3e-16}),
         record("test_trajectory", "passed", optimizer="Adam", dtype="float32", metrics={"max_rel": 2e-7}),
@@ -71,6 +72,17 @@ def runs(tmp_path: Path) -> list[Path]:
         ),
         record("test_trajectory", "failed", optimizer="RMSprop", dtype="float32", message=PLANT),
         record("test_schedule", "passed", scheduler="StepLR", metrics={"max_rel": 1e-17}),
+        # values that conform, an API check that differs: the cell says where the difference is
+        record("test_trajectory", "passed", optimizer="Adadelta", dtype="float32", metrics={"max_rel": 1e-7}),
+        record(
+            "test_resume",
+            "xfailed",
+            optimizer="Adadelta",
+            deviation={"reason": "Design. Loads no torch state. Why."},
+        ),
+        # a value deviation leads, though an API one matched more checks
+        *[record("test_repr", "xfailed", optimizer="Adamax", deviation={"reason": "Own repr."})] * 3,
+        record("test_trajectory", "xfailed", optimizer="Adamax", deviation={"reason": "Adamax uses l2."}),
     ]
     torch = [
         record("test_trajectory", "passed", optimizer="Adam", dtype="float64", metrics={"max_rel": 1e-15})
@@ -96,11 +108,16 @@ def test_matrix_cells(runs: list[Path], capsys: pytest.CaptureFixture[str]) -> N
     assert adam[1].startswith("**conforms**")
     nadam = row(markdown, "NAdam")[0]
     # the reason's first sentence, a link to the entry's line in the deviations file, and the upstream link
-    assert "**differs** in 1 of 2 checks: lib's NAdam has no momentum schedule." in nadam
+    assert "**differs** in 1 of 2 checks: " + NADAM.removesuffix(" More.") in nadam
     assert "More." not in nadam
     assert "(../lib.toml#L3)" in nadam and "(https://example.org/nadam)" in nadam
     assert adam[0].startswith("**conforms** (2 checks passed; 1 not supported or skipped)")
     assert row(markdown, "ASGD")[0] == "**not available**"
+    assert row(markdown, "Adadelta")[0].startswith(
+        "**differs** in 1 of 2 checks (its values conform: worst error float32 1.0e-07): "
+        "Design. Loads no torch state. ["
+    )
+    assert row(markdown, "Adamax")[0].startswith("**differs** in 4 of 4 checks: Adamax uses l2. (+1 more)")
     assert row(markdown, "SGD")[0].startswith("**not supported**: no value was compared (dampening)")
     assert row(markdown, "RMSprop")[0].startswith("**fails**: 1 unexplained failure(s) of 1 checks")
     assert row(markdown, "StepLR")[0].startswith("**conforms** (1 checks passed); worst error 1.0e-17")
@@ -162,6 +179,14 @@ def test_checks_that_did_not_run_never_conform(tmp_path: Path) -> None:
             case="Adagrad:ExponentialLR+StepLR",
             unsupported="not supported: lib does not declare 'torch_api'",
         ),
+        # where the library has no MultiStepLR, the suite drives torch's with the library's SGD: SGD's check
+        record(
+            "test_schedule",
+            "unsupported",
+            scheduler="MultiStepLR",
+            unsupported="not supported: lib has no MultiStepLR",
+        ),
+        record("test_scheduler_recipe", "passed", optimizer="SGD", case="SGD:MultiStepLR"),
         # a composite case a library cannot build names every class it lacks
         record(
             "test_schedule",
@@ -192,13 +217,14 @@ def test_checks_that_did_not_run_never_conform(tmp_path: Path) -> None:
         "**not supported**: no value was compared (no CUDA); 1 API/property check(s) passed"
     ]
     assert row(markdown, "SGD") == [
-        "**not run**: no value check of it in this run; 1 API/property check(s) passed"
+        "**not run**: no value check of it in this run; 2 API/property check(s) passed"
     ]
     assert row(markdown, "RMSprop")[0].startswith("**suite error** in 1 of 2 checks")
     assert row(markdown, "Adagrad")[0].startswith("**not run**")
     for name in ("ExponentialLR", "StepLR"):
         assert row(markdown, name) == ["**not run**: no value check of it in this run"]
     assert row(markdown, "SequentialLR") == row(markdown, "CyclicLR") == ["**not available**"]
+    assert row(markdown, "MultiStepLR") == ["**not available**"]
     assert row(markdown, "ChainedScheduler")[0].startswith(
         "**not supported**: no value was compared (lib has no StepLR)"
     )

@@ -85,11 +85,21 @@ class Column:
 
     @cached_property
     def by_row(self) -> dict[str, list[dict[str, Any]]]:
-        """The run's records per matrix row (a record may be about several rows)."""
+        """The run's records per matrix row. A scheduler API check (``test_scheduler_recipe[SGD:
+        ExponentialLR+MultiStepLR]``) is about the schedulers its case names that the library has; where it
+        has none of them the suite drove torch's with the library's optimizer, and the check is that
+        optimizer's."""
         schedulers = (*rows()[1][1], "SWALR")
         out: dict[str, list[dict[str, Any]]] = {}
+        driven = []
         for r in self.records:
-            for name in _subjects(r, schedulers):
+            if named := _named_schedulers(r, schedulers):
+                driven.append((r, named))
+            elif subject := r.get("scheduler") or r.get("swa") or r.get("optimizer"):
+                out.setdefault(str(subject), []).append(r)
+        for r, named in driven:
+            own = [n for n in named if not _absent(out.get(n, []), n)]
+            for name in own or ([str(r["optimizer"])] if r.get("optimizer") else []):
                 out.setdefault(name, []).append(r)
         return out
 
@@ -164,25 +174,33 @@ def load_column(path: str | Path) -> Column:
     )
 
 
-def _subjects(record: dict[str, Any], schedulers: tuple[str, ...]) -> set[str]:
-    """The rows a record is about: its scheduler, swa piece or optimizer; a scheduler API check
-    (``test_scheduler_recipe[SGD:ExponentialLR+MultiStepLR]``) is about the schedulers its case names, not
-    the optimizer that drives them."""
-    if record.get("scheduler") or record.get("swa"):
-        return {str(record.get("scheduler") or record.get("swa"))}
+def _named_schedulers(record: dict[str, Any], schedulers: tuple[str, ...]) -> list[str]:
+    """The schedulers a scheduler API check's case names (``SGD:ExponentialLR+MultiStepLR``), in the rows'
+    order; none for any other record."""
     check, case = str(record.get("check", "")), str(record.get("case") or "")
-    if check.startswith("test_scheduler") and ":" in case:
-        named = {n for n in schedulers if re.search(rf"\b{n}\b", case.partition(":")[2])}
-        if named:
-            return named
-    return {str(record["optimizer"])} if record.get("optimizer") else set()
+    if record.get("scheduler") or not check.startswith("test_scheduler") or ":" not in case:
+        return []
+    return [n for n in schedulers if re.search(rf"\b{n}\b", case.partition(":")[2])]
+
+
+def _absent(records: list[dict[str, Any]], name: str) -> bool:
+    """Whether the run's own checks of ``name`` say the library has no such class."""
+    return bool(records) and all(_lacks(reason, name) for reason in _unsupported_reasons(records))
+
+
+# A first sentence this short is a label ("Design.", "Looks like a bug.", "Design (eps placement).", the
+# known-deviations files' convention): the cell gives it with the sentence that says how the library differs.
+LABEL_CHARS = 40
 
 
 def _first_sentence(text: str) -> str:
     flat = " ".join(text.split())
     # a full stop followed by a space or the end, not that of "e.g." or "i.e."
     ends = [m.end() for m in re.finditer(r"(?<!e\.g)(?<!i\.e)\.(?=\s|$)", flat)]
-    sentence = flat[: ends[0]] if ends else flat
+    end = ends[0] if ends else len(flat)
+    if end <= LABEL_CHARS and len(ends) > 1:
+        end = ends[1]
+    sentence = flat[:end]
     return sentence if len(sentence) <= 200 else sentence[:197] + "..."
 
 
@@ -245,6 +263,43 @@ def _lacks(reason: str, name: str) -> bool:
     return bool(found) and name in [n.strip() for n in found[1].split(",")]
 
 
+def _differs(
+    column: Column, records: list[dict[str, Any]], values: list[dict[str, Any]], out: Path, own: str
+) -> MatrixCell:
+    """The "differs" cell: the deviations that explain its xfails, those of the value checks first (what
+    the library computes instead), then the most frequent, each linked to its entry and its source. Where
+    every value check that ran passed, the difference is in the API only, and the cell says so."""
+    value_ids = {id(r) for r in values}
+    reasons: Counter[tuple[str, str]] = Counter()
+    in_values: set[tuple[str, str]] = set()
+    for r in records:
+        if outcome(r) == "xfailed" and isinstance(r.get("deviation"), dict):
+            key = (str(r["deviation"].get("reason", "")), str(r["deviation"].get("upstream", "")))
+            reasons[key] += 1
+            if id(r) in value_ids:
+                in_values.add(key)
+    ordered = sorted(reasons, key=lambda k: (k not in in_values, -reasons[k]))
+    links: list[tuple[str, str]] = []
+    lines = []
+    for reason, upstream in ordered:
+        n = len(lines) + 1
+        if href := _deviation_link(column, reason, out):
+            links.append((f"deviation {n}", href))
+        if url := upstream_url(upstream):
+            links.append((f"source {n}" if len(ordered) > 1 else "source", url))
+        lines.append(_first_sentence(reason))
+    if not lines:  # an xfail without its entry (a hand-edited results file)
+        lines, links = ["a known deviation"], [("report", _rel(column.report / "index.html", out))]
+    more = f" (+{len(lines) - 1} more)" if len(lines) > 1 else ""
+    counts = Counter(outcome(r) for r in records)
+    ran = counts["passed"] + counts["xfailed"]
+    api_only = not in_values and any(outcome(r) == "passed" for r in values)
+    where = f" (its values conform: worst error {_worst(values)})" if api_only else ""
+    return MatrixCell(
+        "differs", f"differs in {counts['xfailed']} of {ran} checks{where}: {lines[0]}{more}{own}", links
+    )
+
+
 def cell(column: Column, name: str, out: Path) -> MatrixCell:
     records = column.by_row.get(name, [])
     if not records:
@@ -257,28 +312,9 @@ def cell(column: Column, name: str, out: Path) -> MatrixCell:
         return MatrixCell(
             "fails", f"FAILS: {n} unexplained failure(s) of {len(records)} checks{own}", [("report", report)]
         )
+    values = [r for r in records if r.get("check") in VALUE_CHECKS]
     if counts["xfailed"]:
-        reasons = Counter(
-            (r["deviation"].get("reason", ""), r["deviation"].get("upstream", ""))
-            for r in records
-            if outcome(r) == "xfailed" and isinstance(r.get("deviation"), dict)
-        )
-        links: list[tuple[str, str]] = []
-        lines = []
-        for (reason, upstream), _ in reasons.most_common():
-            n = len(lines) + 1
-            if href := _deviation_link(column, reason, out):
-                links.append((f"deviation {n}", href))
-            if url := upstream_url(str(upstream)):
-                links.append((f"source {n}" if len(reasons) > 1 else "source", url))
-            lines.append(_first_sentence(reason))
-        if not lines:  # an xfail without its entry (a hand-edited results file)
-            lines, links = ["a known deviation"], [("report", report)]
-        more = f" (+{len(lines) - 1} more)" if len(lines) > 1 else ""
-        ran = counts["passed"] + counts["xfailed"]
-        return MatrixCell(
-            "differs", f"differs in {counts['xfailed']} of {ran} checks: {lines[0]}{more}{own}", links
-        )
+        return _differs(column, records, values, out, own)
     if counts["error"]:
         return MatrixCell(
             "suite error",
@@ -287,15 +323,13 @@ def cell(column: Column, name: str, out: Path) -> MatrixCell:
             [("report", report)],
         )
     not_run = counts["unsupported"] + counts["skipped"]
-    values = [r for r in records if r.get("check") in VALUE_CHECKS]
     if any(outcome(r) == "passed" for r in values):
         extra = f"; {not_run} not supported or skipped" if not_run else ""
         return MatrixCell(
             "conforms",
             f"conforms ({counts['passed']} checks passed{extra}); worst error {_worst(records)}{own}",
         )
-    reasons = _unsupported_reasons(records)
-    if all(_lacks(reason, name) for reason in reasons):
+    if _absent(records, name):
         return MatrixCell("not available", "not available")
     other = f"; {counts['passed']} API/property check(s) passed" if counts["passed"] else ""
     if not values:  # a run restricted with -k to some API checks of it: its values were never looked at
