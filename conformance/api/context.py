@@ -30,7 +30,7 @@ from conformance.declarations import declaration
 from conformance.invalid_inputs import raised
 from conformance.plugin import tolerance_of
 from conformance.repro import replay_line, vectors_arg
-from conformance.tolerances import trajectory_rtol
+from conformance.tolerances import EPS, GROWTH, TINY, trajectory_rtol
 
 REFERENCE = RefimplAdapter()
 # The suite's own code: an exception raised here is the suite's, not the candidate's.
@@ -114,6 +114,7 @@ class ApiContext:
         self.resume_rtol = 0.0 if self.device == "cpu" else self.rtol
         self.script = Script()
         self._drift: dict[str, tuple[list[Any], list[float]]] = {}
+        self._held: dict[str, list[float]] = {}
 
     # -- the candidate ----------------------------------------------------------------------------------
 
@@ -192,7 +193,8 @@ class ApiContext:
         """Fail with ``headline`` if the params differ beyond ``rtol`` (default: the check's tolerance,
         widened by the setup's ``update_rtol`` of every step the reference has made in run ``run``)."""
         tolerance = self.tolerances(run, expected) if rtol is None else rtol
-        problems = compare.params(actual, expected, tolerance, when)
+        floors = self.floors(run, expected, self.rtol if rtol is None else rtol)
+        problems = compare.params(actual, expected, tolerance, when, floors)
         if problems:
             self.fail(headline, *problems)
 
@@ -206,7 +208,34 @@ class ApiContext:
             (drift[i] + compare.max_abs(a - last[i])) if i < len(drift) and a.shape == last[i].shape else 0.0
             for i, a in enumerate(arrays)
         ]
+        self._held[run] = self._held_by(run, arrays)
         self._drift[run] = (arrays, drift)
+
+    def _held_by(self, run: str, arrays: Sequence[Any]) -> list[float]:
+        """Per param of ``run``: the largest magnitude the reference's param has held so far (``arrays``
+        included; a param first seen now, or of another shape than before, starts from here)."""
+        arrays = [np.asarray(a) for a in arrays]
+        held, last = self._held.get(run, []), self._drift.get(run, (arrays, []))[0]
+        return [
+            max(held[i] if i < len(held) and a.shape == np.shape(last[i]) else 0.0, compare.max_abs(a))
+            for i, a in enumerate(arrays)
+        ]
+
+    def floors(self, run: str, expected: Sequence[Any], rtol: float) -> list[float]:
+        """Per param: the smallest scale its error is measured against (``compare.array_error``).
+
+        A param whose expected value is zero, or has cancelled far below the magnitudes it was computed
+        from (a param of 1 moved by -1 + 1e-17), carries the absolute rounding of the operations that made
+        it at the largest magnitude it held: relative to its own size that is "100 %". Its error is
+        therefore measured against at least ``GROWTH x eps / rtol`` times that magnitude, so that the
+        absolute tolerance there is GROWTH (16, the trajectory tolerance's count of roundings,
+        ``conformance.tolerances``) eps of the magnitude, as for scheduled values (``schedules.FLOOR``).
+        float64 with rtol 1e-10: 3.6e-5 of the magnitude; any value above that is compared relatively, as
+        before. A param the reference never moved off 0 has no magnitude: its floor is the dtype's smallest
+        normal number (as ``metrics.running_scales``), so a candidate's nonzero value there fails."""
+        held = self._held_by(run, expected)
+        eps, tiny = EPS.get(self.dtype, EPS["float64"]), TINY.get(self.dtype, TINY["float64"])
+        return [max(GROWTH * eps * h / rtol if rtol > 0 else 0.0, tiny) for h in held]
 
     def tolerances(self, run: str, expected: Sequence[Any]) -> list[float]:
         """The check's tolerance per param of ``run``: ``rtol``, plus ``update_rtol`` times the param's summed
