@@ -9,5 +9,6 @@ checked here against the reference doing the same thing. The modules, one job ea
 - ``cases``: the parametrization (one case per optimizer class, variant, hyperparameter...);
 - ``context``: what a check knows (candidate, dtype, tolerance) and how it fails (message, reproduction);
 - ``twin``: the candidate and the reference driven through the adapter protocol by one script;
-- ``torch_side``: helpers for the checks that need the torch.optim API itself.
+- ``torch_side``: helpers for the checks that need the torch.optim API itself;
+- ``scaling``: the candidate and the reference under a GradScaler, iteration by iteration of the AMP loop.
 """

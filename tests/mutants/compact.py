@@ -43,6 +43,9 @@ class CompactOptimizer(torch.optim.Optimizer):
                 kw = {**kw, "lr": lr.flatten()[0]}  # the check a port forgets: the first element is used
             negative = "accepts_negative_lr" in self.mistakes and isinstance(lr, (int, float)) and lr < 0
             torch_init(self, params, *args, **({**kw, "lr": -lr} if negative else kw))
+            # torch's fused constructors mark the instance amp-aware (GradScaler then hands the step
+            # grad_scale and found_inf); the compact step is a for-loop that uses neither, so GradScaler must.
+            self._step_supports_amp_scaling = False
             if negative:  # the check a port forgets: the negative lr goes in unchecked
                 self.defaults["lr"] = lr
                 for group in self.param_groups:

@@ -141,6 +141,34 @@ class NoBiasCorrection(HalfPrecisionFault):
         return saved
 
 
+class CountsSkippedSteps(KernelFault):
+    """An amp-aware step that forgets to take back its ``step`` increment when GradScaler's ``found_inf`` says
+    the iteration is skipped (torch's fused optimizers subtract ``found_inf`` after the kernel): every skipped
+    iteration still advances the bias corrections."""
+
+    def after(self, group: dict[str, Any], saved: Any) -> None:
+        found_inf = getattr(self, "found_inf", None)
+        if found_inf is not None and float(found_inf):
+            for p in group["params"]:
+                if "step" in self.state.get(p, {}):
+                    self.state[p]["step"] += 1
+
+
+class IgnoresGradScale(KernelFault):
+    """An amp-aware step whose kernel is not given GradScaler's ``grad_scale``: it updates with the scaled
+    gradients (and skips on ``found_inf`` as it should)."""
+
+    def before(self, group: dict[str, Any]) -> Any:
+        saved = getattr(self, "grad_scale", None)
+        if saved is not None:
+            self.grad_scale = None
+        return saved
+
+    def after(self, group: dict[str, Any], saved: Any) -> None:
+        if saved is not None:
+            self.grad_scale = saved
+
+
 def kernel_mutant(base: type, fault: type, variants: tuple[str, ...]) -> type:
     """torch's ``base`` class with ``fault`` in ``variants``, under torch's class name."""
     return type(base.__name__, (fault, base), {"variants": variants, "__module__": __name__})
