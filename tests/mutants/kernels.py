@@ -141,6 +141,21 @@ class NoBiasCorrection(HalfPrecisionFault):
         return saved
 
 
+class DetachesGradient(KernelFault):
+    """The step reads each gradient detached from its graph: the same values, but no derivative flows from
+    the gradient into the updated param and state (a differentiable step that is not)."""
+
+    def before(self, group: dict[str, Any]) -> Any:
+        saved = [(p, p.grad) for p in group["params"] if p.grad is not None]
+        for p, grad in saved:
+            p.grad = grad.detach()
+        return saved
+
+    def after(self, group: dict[str, Any], saved: Any) -> None:
+        for p, grad in saved:
+            p.grad = grad
+
+
 def kernel_mutant(base: type, fault: type, variants: tuple[str, ...]) -> type:
     """torch's ``base`` class with ``fault`` in ``variants``, under torch's class name."""
     return type(base.__name__, (fault, base), {"variants": variants, "__module__": __name__})
