@@ -156,6 +156,14 @@ class DetachesGradient(KernelFault):
             p.grad = grad
 
 
+class CompiledDropsWeightDecay(DropsWeightDecay):
+    """Weight decay ignored in the step torch.compile traces (``torch.compiler.is_compiling()``), as a
+    compiled kernel that loses an argument would: the eager step, every variant, is right."""
+
+    def faulty(self, group: dict[str, Any]) -> bool:
+        return torch.compiler.is_compiling()
+
+
 def kernel_mutant(base: type, fault: type, variants: tuple[str, ...]) -> type:
     """torch's ``base`` class with ``fault`` in ``variants``, under torch's class name."""
     return type(base.__name__, (fault, base), {"variants": variants, "__module__": __name__})
