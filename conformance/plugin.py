@@ -243,12 +243,20 @@ def _params_for(session: Session) -> list[Param]:
             offered = list(variants_of(name, device_type))
         else:
             offered = list(capabilities.variants.get(device_type, ("default",)))
-        variants = session.variants or offered
+        variants = checks.selected(session.variants, offered, capabilities)
         for dtype in session.dtypes:
-            for variant in variants:
+            for variant in filter(partial(covers, session.adapter, case_id), variants):
                 reason = _unsupported(session, capabilities, meta, dtype, variant, offered)
                 out.append(Param(case_id, dtype, session.device, variant, reason))
     return out
+
+
+def covers(adapter: Any, case: str | None, variant: str) -> bool:
+    """Whether ``variant`` runs catalogue case ``case`` (``None``: the API and property layers). An adapter
+    may run a costly variant over part of the catalogue (``covers(variant, case)``; torch's ``compile``
+    compiles every optimizer it builds): what it does not cover is not collected, rather than skipped."""
+    hook = getattr(adapter, "covers", None)
+    return hook is None or bool(hook(variant, case))
 
 
 def _schedule_params(session: Session) -> list[Param]:

@@ -23,7 +23,8 @@ import pytest
 from conformance import properties, schedule_properties, swa_properties
 from conformance.adapters.base import NotSupported
 from conformance.declarations import declaration
-from conformance.plugin import RECORD, SESSION, Param, Session, _unsupported, tolerance_of
+from conformance.options import checks
+from conformance.plugin import RECORD, SESSION, Param, Session, _unsupported, covers, tolerance_of
 from conformance.runner import CandidateError, SuiteError
 from conformance.timeout import CheckTimeout, deadline
 from refimpl.lr_scheduler import MODULES as SCHEDULER_MODULES
@@ -86,7 +87,9 @@ def optimizer_params(session: Session) -> list[Param]:
     for name in OPTIMIZERS:
         offered = _offered(session, capabilities, name, device_type)
         for dtype in session.dtypes:
-            for variant in session.variants or offered:
+            for variant in checks.selected(session.variants, offered, capabilities):
+                if not covers(session.adapter, None, variant):
+                    continue
                 reason = _unsupported(session, capabilities, _meta(name), dtype, variant, offered)
                 out.append(Param(name, dtype, session.device, variant, _or_no_hypothesis(reason)))
     return out

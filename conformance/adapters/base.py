@@ -94,6 +94,9 @@ class Capabilities:
     # ``get_ema_avg_fn``, ``get_swa_avg_fn``, ``get_ema_multi_avg_fn``, ``get_swa_multi_avg_fn``), run through
     # a ``SwaAdapter``'s methods; SWALR is a scheduler and is declared in ``schedulers``.
     swa: frozenset[str] = frozenset()
+    # Variants run only when ``--variant`` names them or says ``all`` (the torch adapter's ``differentiable``,
+    # ``compile`` and ``capturable``): modes too slow, or too specialised, for every default run.
+    opt_in: frozenset[str] = frozenset()
 
     def devices(self) -> list[str]:
         return list(self.variants)

@@ -19,7 +19,8 @@ import pytest
 from conformance.adapters.base import NotSupported
 from conformance.api.setups import SETUPS, Setup
 from conformance.declarations import declaration, lacking, options_used
-from conformance.plugin import Param, not_supported
+from conformance.options import checks
+from conformance.plugin import Param, covers, not_supported
 
 # What each optional feature (``Capabilities.features``) stands for, for the skip reasons.
 FEATURES = {
@@ -66,7 +67,8 @@ class Spec:
     detail needs (a class that lacks one is "not supported" for it); ``runs(payload)``: the variants a detail
     runs (a state dict saved by one, loaded in another), each asked of ``unsupported()`` (a check of the class
     as a whole otherwise runs, and asks, its first variant); ``validation``: the check is about argument
-    validation ("not supported" for a class declaring it validates nothing).
+    validation ("not supported" for a class declaring it validates nothing); ``variants``: with
+    ``per_variant``, only these of the class's variants (a check of one variant's own behaviour).
     """
 
     needs: tuple[str, ...] = ()
@@ -77,6 +79,7 @@ class Spec:
     uses: Callable[[Any], Iterable[str]] = lambda payload: ()
     runs: Callable[[Any], Iterable[str]] = lambda payload: ()
     validation: bool = False
+    variants: tuple[str, ...] = ()
 
 
 def check(**spec: Any) -> Callable[[Callable[..., None]], Callable[..., None]]:
@@ -116,17 +119,30 @@ def api_dtype(session: Any) -> str | None:
     )
 
 
-def variants_of(session: Any, name: str) -> list[str]:
-    """The variants of ``name`` on the run's device, restricted to ``--variant`` where given."""
+def offered_variants(session: Any, name: str) -> list[str]:
+    """Every variant of ``name`` on the run's device."""
     device_type = session.device.split(":")[0]
     offered_by = getattr(session.adapter, "variants_of", None)
+    if offered_by:
+        return list(offered_by(name, device_type))
+    return list(session.adapter.capabilities().variants.get(device_type, ("default",)))
+
+
+def variants_of(session: Any, name: str) -> list[str]:
+    """The variants of ``name`` on the run's device that the run selects (``--variant``, or by default)."""
+    offered = offered_variants(session, name)
+    chosen = checks.selected(session.variants, offered, session.adapter.capabilities())
+    return [v for v in chosen if v in offered and covers(session.adapter, None, v)]
+
+
+def class_variant(session: Any, name: str) -> str:
+    """The variant a check of the class as a whole drives it through: the first the run selects that is not
+    an opt-in mode (``--variant differentiable`` alone still checks the class as a whole with its first
+    default variant, e.g. torch's for-loop; the opt-in variants have their own per-variant checks)."""
     capabilities = session.adapter.capabilities()
-    offered = (
-        list(offered_by(name, device_type))
-        if offered_by
-        else list(capabilities.variants.get(device_type, ("default",)))
-    )
-    return [v for v in offered if session.variants is None or v in session.variants]
+    chosen = [v for v in variants_of(session, name) if v not in capabilities.opt_in]
+    default = checks.selected(None, offered_variants(session, name), capabilities)
+    return next(iter(chosen or default), "default")
 
 
 def _unsupported(
@@ -145,6 +161,9 @@ def _unsupported(
         "optimizer": setup.name,  # what a sharded candidate's limits are about (LBFGS, Adafactor, ...)
         "dtype": spec.limits.get("dtype", dtype),
         "gradients": spec.limits.get("gradients"),
+        # A check driving torch's API builds its own params: leaf tensors (differentiable=True needs
+        # non-leaf ones), unless it is a check of given variants, which builds what they need.
+        "leaf_params": "torch_api" in spec.needs and not spec.variants,
     }
     if setup.sparse:
         meta["gradients"] = {"pattern": "sparse"}
@@ -164,10 +183,12 @@ def cases(spec: Spec, session: Any) -> list[ApiCase]:
         setup = setup.without(declared.lacks)
         details = list(spec.details(name, session)) if spec.details else [("", None)]
         variants = variants_of(session, name) if spec.per_variant else [""]
+        if spec.variants:
+            variants = [v for v in variants if v in spec.variants]
         for detail, payload in details:
             used = set(spec.uses(payload))
             # the variants every case of the detail runs (a per-variant case adds its own below)
-            shared = list(spec.runs(payload)) or ([] if spec.per_variant else variants_of(session, name)[:1])
+            shared = list(spec.runs(payload)) or ([] if spec.per_variant else [class_variant(session, name)])
             own = _unsupported(session, spec, setup, dtype, shared)
             own = own or lacking(session.impl, name, declared, used)
             if own is None and spec.validation and not declared.validates:

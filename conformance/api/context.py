@@ -24,7 +24,7 @@ from conformance import scalars
 from conformance.adapters.base import CandidateFault, NotSupported
 from conformance.adapters.refimpl_adapter import RefimplAdapter
 from conformance.api import compare
-from conformance.api.cases import ApiCase, variants_of
+from conformance.api.cases import ApiCase, class_variant
 from conformance.api.setups import SETUPS, Setup
 from conformance.declarations import declaration
 from conformance.invalid_inputs import raised
@@ -90,7 +90,7 @@ class ApiContext:
         self.setup: Setup = SETUPS[case.optimizer].without(self.declared.lacks)
         # A check of the class as a whole drives it through the protocol as its first variant.
         self.dtype, self.device = case.dtype, case.device
-        self.variant = case.variant or (variants_of(session, case.optimizer) or ["default"])[0]
+        self.variant = case.variant or class_variant(session, case.optimizer)
         self.features = self.adapter.capabilities().features
         # float64: the harness's float64 tolerance; lower precisions: the trajectory tolerance after the
         # longest API run (both derived in conformance.tolerances).

@@ -20,7 +20,7 @@ import numpy as np
 
 from conformance.adapters.base import Capabilities, Closure, NotSupported
 from conformance.adapters.distributed.pool import RankFault, WorkerPool
-from conformance.adapters.torch_adapter import DTYPES, VARIANT_FLAGS, TorchAdapter
+from conformance.adapters.torch_adapter import DTYPES, OPT_IN, VARIANT_FLAGS, TorchAdapter
 
 BACKEND = "gloo"
 DEFAULT_WORLD_SIZE = 2
@@ -166,12 +166,13 @@ class DistributedAdapter:
         return Capabilities(
             optimizers=torch_caps.optimizers,
             dtypes=frozenset(DTYPES),
-            variants={"cpu": torch_caps.variants["cpu"]},
+            variants={"cpu": tuple(v for v in torch_caps.variants["cpu"] if v not in OPT_IN)},
             features=frozenset(features),
         )
 
     def variants_of(self, name: str, device: str) -> tuple[str, ...]:
-        return self.torch.variants_of(name, device)
+        """torch's kernel variants (the opt-in modes, differentiable/compile/capturable, are not sharded)."""
+        return tuple(v for v in self.torch.variants_of(name, device) if v not in OPT_IN)
 
     def unsupported(self, meta: dict[str, Any], dtype: str, device: str, variant: str) -> str | None:
         name = meta.get("optimizer")  # the API checks' limits name no optimizer
