@@ -214,11 +214,13 @@ def _optimizer_kind(session: Session, p: Param, override: dict[str, float]) -> K
     )
 
 
-def _scheduler_kind(session: Session, p: Param) -> Kind:
+def _scheduler_kind(session: Session, p: Param, override: dict[str, float]) -> Kind:
     state: dict[str, Any] = {}
 
     def check(meta: dict[str, Any]) -> Any:
         state["loaded"] = loaded = schedule_properties.reference_schedule(meta)
+        if override:  # the [[tolerance]] entry for this test, as the vector checks apply it
+            loaded.meta["tolerance"] = {**loaded.meta.get("tolerance", {}), **override}
         return schedule_properties.check_schedule(session.adapter, loaded, p.device)
 
     def failure(meta: dict[str, Any], result: Any, error: str) -> PropertyFailure:
@@ -282,7 +284,7 @@ def property_check(request: pytest.FixtureRequest, property_param: Param) -> Cal
         record.update(check=check_name, case=p.case, device=p.device, layer="property")
         if check_name == "test_scheduler_property":
             record.update(scheduler=p.case)
-            kind = _scheduler_kind(session, p)
+            kind = _scheduler_kind(session, p, tolerance_of(session, node.name, p))
         elif check_name == "test_swa_property":
             record.update(swa=p.case, dtype=p.dtype)
             kind = _swa_kind(session, p)

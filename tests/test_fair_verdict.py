@@ -237,3 +237,34 @@ def test_the_readmes_declaration_example_is_complete_and_conforms(tmp_path, caps
     select = "adam/lr0.01-float or [Adam-default] or [Adam:lr-default] or test_invalid_argument[Adam:lr"
     code, out, records = run("keras_port:Adapter", select, tmp_path, capsys)
     assert code == 0 and by_outcome(records, "passed"), out[-3000:]
+
+
+def test_tolerance_entries_reach_the_scheduler_property_layer(tmp_path, capsys):
+    """float32 rounding of the lrs fails the schedule tolerance, and passes under a ``[[tolerance]]`` entry
+    (a float32 lr is within 2^-24 relative of the float64 one per rounding, and the fake's lr compounds one
+    rounding an epoch: 30 epochs at most, < 2e-6; 1e-5 allows it), which still fails a real difference."""
+    entries = tmp_path / "deviations.toml"
+    entries.write_text(
+        '[[tolerance]]\ntest = "test_scheduler_property[*]"\nfloat64 = 1e-5\nreason = "float32 lrs"\n'
+    )
+    select = "property and StepLR"
+    code, out, _ = run("torch:fakes.imports_lr_scheduler_float32", select, tmp_path, capsys)
+    assert code == 1 and "StepLR does not conform" in out, out[-3000:]
+    code, out, _ = run(
+        "torch:fakes.imports_lr_scheduler_float32",
+        select,
+        tmp_path / "t",
+        capsys,
+        "--known-deviations",
+        str(entries),
+    )
+    assert code == 0, out[-3000:]
+    code, out, _ = run(
+        "torch:fakes.imports_lr_scheduler_wrong",
+        select,
+        tmp_path / "wrong",
+        capsys,
+        "--known-deviations",
+        str(entries),
+    )
+    assert code == 1 and "StepLR does not conform" in out, out[-3000:]
