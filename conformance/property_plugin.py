@@ -23,7 +23,17 @@ import pytest
 from conformance import properties, schedule_properties, swa_properties
 from conformance.adapters.base import NotSupported
 from conformance.declarations import declaration
-from conformance.plugin import RECORD, SESSION, Param, Session, _unsupported, tolerance_of
+from conformance.known_deviations import explained_options
+from conformance.plugin import (
+    RECORD,
+    SESSION,
+    Param,
+    Session,
+    _torch_own,
+    _unsupported,
+    item_of,
+    tolerance_of,
+)
 from conformance.runner import CandidateError, SuiteError
 from conformance.timeout import CheckTimeout, deadline
 from refimpl.lr_scheduler import MODULES as SCHEDULER_MODULES
@@ -167,7 +177,18 @@ class Kind:
     factor: int = 1
 
 
-def _optimizer_kind(session: Session, p: Param, override: dict[str, float]) -> Kind:
+def _explained(session: Session, name: str, p: Param) -> dict[str, str]:
+    """Options a known-deviation entry explains for this class (``option = ...``): the examples leave them
+    at their defaults, so that the entry's difference does not hide the rest of the class's verdict."""
+    item = item_of(session, name, p)
+    borrowed = session.torch_deviations if session.torch_deviations and _torch_own(session, item) else []
+    found = explained_options([*session.deviations, *borrowed], item)
+    return {option: entry.upstream for option, entry in found.items()}
+
+
+def _optimizer_kind(
+    session: Session, p: Param, override: dict[str, float], explained: dict[str, str]
+) -> Kind:
     state: dict[str, Any] = {}
 
     def check(example: Any) -> Any:
@@ -204,7 +225,7 @@ def _optimizer_kind(session: Session, p: Param, override: dict[str, float]) -> K
             p.dtype,
         )
 
-    lacks = declaration(session.adapter, p.case).lacks
+    lacks = declaration(session.adapter, p.case).lacks | frozenset(explained)
     return Kind(
         optimizer_examples(p.case, p.dtype, _sparse_allowed(session, p), lacks),
         edge_examples(p.case, p.dtype, lacks),
@@ -290,7 +311,10 @@ def property_check(request: pytest.FixtureRequest, property_param: Param) -> Cal
             kind = _swa_kind(session, p)
         else:
             record.update(optimizer=p.case, dtype=p.dtype, variant=p.variant)
-            kind = _optimizer_kind(session, p, tolerance_of(session, node.name, p))
+            explained = _explained(session, node.name, p)
+            if explained:  # in results.json: what the examples did not draw, and the entries saying why
+                record.update(explained_options=explained)
+            kind = _optimizer_kind(session, p, tolerance_of(session, node.name, p), explained)
         digest = hashlib.sha256()
         counts: dict[str, Any] = {"examples": 0, "rejected": {}}
 

@@ -268,3 +268,29 @@ def test_tolerance_entries_reach_the_scheduler_property_layer(tmp_path, capsys):
         str(entries),
     )
     assert code == 1 and "StepLR does not conform" in out, out[-3000:]
+
+
+def test_option_entries_reach_the_property_layer(tmp_path, capsys):
+    """A property test draws its options: an entry for one option (SGD's momentum, wrong in the fake) makes
+    the examples leave it at its default, so the rest of SGD is still judged, and passes; without the entry
+    the wrong momentum fails."""
+    entries = tmp_path / "deviations.toml"
+    entries.write_text(
+        '[[deviation]]\nclass = "SGD"\noption = "momentum"\nreason = "momentum differs on purpose"\n'
+        'upstream = "https://example.org/sgd"\n'
+    )
+    select = "test_optimizer_property and SGD-float64"
+    code, out, _ = run("torch:fakes.missing_options_wrong", select, tmp_path, capsys)
+    assert code == 1 and "SGD does not conform" in out, out[-3000:]
+    code, out, records = run(
+        "torch:fakes.missing_options_wrong",
+        select,
+        tmp_path / "e",
+        capsys,
+        "--known-deviations",
+        str(entries),
+    )
+    assert code == 0, out[-3000:]
+    checks = [r for r in records if r["check"] == "test_optimizer_property" and r["case"] == "SGD"]
+    assert checks and all(r["outcome"] == "passed" for r in checks)
+    assert all(r["explained_options"] == {"momentum": "https://example.org/sgd"} for r in checks)
