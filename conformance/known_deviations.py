@@ -31,7 +31,8 @@ One TOML file per implementation, ``conformance/known_deviations/<impl>.toml`` (
 A matching test becomes a *strict* xfail: if it starts passing, the run fails, so a fixed bug is noticed
 and its entry removed. Entries that match no test are listed at the end of the run. ``option`` matches the
 checks known to set it when they are collected (vector cases and API checks); a property test draws its
-options, so it is matched by test id or class only.
+options, so it is matched by test id or class only, and its examples leave an entry's option at its default
+(``explained_options``): the entry explains those examples, the rest of the class is still judged.
 
 A candidate's class that *is* torch's own class (``torch:MODULE`` re-exporting it) carries ``torch.toml``'s
 entries automatically (``conformance.plugin``), and only that class: the candidate's own classes of the same
@@ -46,7 +47,7 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -201,6 +202,17 @@ def load(impl: str, path: Path | None = None) -> tuple[list[Deviation], list[Tol
         for entry in data.get("tolerance", [])
     ]
     return deviations, tolerances, path
+
+
+def explained_options(entries: list[Deviation], item: Item) -> dict[str, Deviation]:
+    """The options that, set by ``item`` (a test that draws its options: a property test), would make an
+    entry match it, each with its entry: the property layer's examples leave them at their defaults."""
+    found: dict[str, Deviation] = {}
+    for entry in entries:
+        for option in entry.options:
+            if option not in found and entry.matches(replace(item, options=item.options | {option})):
+                found[option] = entry
+    return found
 
 
 def tolerance_override(tolerances: list[Tolerance], item: Item) -> dict[str, float]:
