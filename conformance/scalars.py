@@ -131,7 +131,11 @@ def api_probe(name: str, scalar_dtype: str, lacks: frozenset[str]) -> float:
     setup = SETUPS[name].without(lacks)
     unit = EPS[scalar_dtype] / 2
     kind = NUMPY.get(scalar_dtype, np.float32)
-    changed = {**setup.hyper, **{k: v for k, v in derive.overrides(name).items() if k not in lacks}}
+    # Only the constructor's options: a derived change may be a group key the constructor does not take
+    # (AdamW's decoupled_weight_decay, which the API checks flip in param_groups).
+    taken = reference_defaults(name)
+    overrides = derive.overrides(name).items()
+    changed = {**setup.hyper, **{k: v for k, v in overrides if k not in lacks and k in taken}}
     worst = 0.0
     for hyper in (dict(setup.hyper), changed):
         runs = []
