@@ -126,7 +126,10 @@ class KerasRun:
         self.options[group], self.ports[group] = options, new
 
     def _slots(self, group: int, key: str) -> Any:
-        return getattr(self.optimizers[group], self.ports[group].state[key], None)
+        # A key this port does not keep (AdamW's state loaded into Adam: torch's keys of the other's options)
+        # is not loaded, as torch ignores it.
+        name = self.ports[group].state.get(key)
+        return getattr(self.optimizers[group], name, None) if name else None
 
     def state_dict(self) -> dict[str, Any]:
         state: dict[int, dict[str, Any]] = {}
