@@ -16,7 +16,9 @@ carries torch's known deviations.
 
 What a class lacks is derived from its constructor's signature (``conformance.declarations``); a module can
 declare more per class in a module-level ``OPTIM_CONFORMANCE`` dict (class name -> ``ClassDeclaration`` or
-its fields as a dict), and a subclass of ``TorchAdapter`` can pass ``declarations`` to the constructor.
+its fields as a dict), and a subclass of ``TorchAdapter`` can pass ``declarations`` to the constructor; for
+the third-party libraries the suite ships reports of, ``conformance.adapters.drop_ins`` declares what their
+``**kwargs`` constructors hide.
 """
 
 from __future__ import annotations
@@ -25,14 +27,16 @@ import functools
 import importlib
 import inspect
 import shutil
+from importlib.metadata import packages_distributions, version
 from typing import Any
 
 import numpy as np
 
 from conformance.adapters.base import Capabilities, ClassDeclaration, Closure, NotSupported
+from conformance.adapters.drop_ins import declared_for
 from conformance.adapters.sched import ApiSchedulerRun
 from conformance.adapters.swa import SWA_NAMES, SwaMethods, TorchAveragedRun, torch_update_bn
-from conformance.declarations import derived_lacks
+from conformance.declarations import derived_explicit, derived_lacks, derived_required
 from refimpl.lr_scheduler import MODULES as SCHEDULER_MODULES
 from refimpl.optim import MODULES as OPTIMIZERS
 from refimpl.optim import SparseGrad
@@ -164,11 +168,22 @@ class TorchOptimizerRun:
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         built = [{k: g[k] for k in SWITCHES if k in g} for g in self.optimizer.param_groups]
-        self.optimizer.load_state_dict(self._to_torch(state_dict))
+        converted = self._to_torch({k: v for k, v in state_dict.items() if k != "param_groups"})
+        # A group's values go back as they came: torch's are Python values, and a 0-d array there was a
+        # tensor (optimi keeps its step count as an int32 tensor in the group), never an int to restore.
+        if "param_groups" in state_dict:
+            converted["param_groups"] = [
+                {k: self._tensor_of(v) if k != "params" else v for k, v in group.items()}
+                for group in state_dict["param_groups"]
+            ]
+        self.optimizer.load_state_dict(converted)
         for group, switches in zip(self.optimizer.param_groups, built, strict=True):
             # The saved groups' switches go, whichever variant saved them (a fused=True left by a fused
             # optimizer's state would win over this run's foreach=True): the run's own, as constructed, stay.
             group.update(switches)
+
+    def _tensor_of(self, value: Any) -> Any:
+        return torch.tensor(value, device=self.device) if isinstance(value, np.ndarray) else value
 
     def _to_torch(self, value: Any) -> Any:
         if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iu":
@@ -260,6 +275,11 @@ def torch_own(cls: Any) -> bool:
     )
 
 
+def _distribution_versions(module: str) -> list[str]:
+    """The version of each distribution that installs ``module``'s top-level package."""
+    return [version(name) for name in packages_distributions().get(module.split(".")[0], [])]
+
+
 def _declaration(value: Any) -> ClassDeclaration:
     if isinstance(value, ClassDeclaration):
         return value
@@ -283,7 +303,8 @@ class TorchAdapter(SwaMethods):
         self.module_name = module or "torch.optim"
         self.module = importlib.import_module(self.module_name)
         self.name = "torch" if module is None else f"torch:{module}"
-        declared = getattr(self.module, "OPTIM_CONFORMANCE", None) or {}
+        own = getattr(self.module, "OPTIM_CONFORMANCE", None) or {}
+        declared = {**declared_for(self.module_name), **own}
         self.declared = {n: _declaration(d) for n, d in {**declared, **(declarations or {})}.items()}
 
     def declarations(self) -> dict[str, ClassDeclaration]:
@@ -294,13 +315,28 @@ class TorchAdapter(SwaMethods):
             out[name] = derived.merged(self.declared[name]) if name in self.declared else derived
         return out
 
+    def explicit(self, name: str) -> dict[str, Any]:
+        """torch's defaults that class ``name`` has another default for, or none: passed explicitly
+        (``conformance.declarations.derived_explicit``), except options it lacks."""
+        lacks = self.declarations()[name].lacks
+        return {k: v for k, v in derived_explicit(name, self.classes()[name]).items() if k not in lacks}
+
+    def required(self, name: str) -> dict[str, Any]:
+        """Those of ``explicit(name)`` the class requires (no default): every construction passes them."""
+        needed = derived_required(name, self.classes()[name])
+        return {k: v for k, v in self.explicit(name).items() if k in needed}
+
     def torch_own(self, name: str) -> bool:
         """Whether the class tested under ``name`` (optimizer or scheduler) is torch's own."""
         cls = self.classes().get(name) or self.scheduler_classes().get(name)
         return cls is not None and torch_own(cls)
 
     def version(self) -> str:
+        """torch's version, and the module's (its ``__version__``, else its distribution's: pytorch-optimizer
+        has no ``__version__``), which the report records."""
         own = getattr(self.module, "__version__", None)
+        if own is None and self.module_name != "torch.optim":
+            own = next(iter(_distribution_versions(self.module_name)), None)
         return f"torch {torch.__version__}" + (f", {self.module_name} {own}" if own else "")
 
     def classes(self) -> dict[str, type]:
@@ -415,12 +451,14 @@ class TorchAdapter(SwaMethods):
         if reason := self.unsupported({"optimizer": name, "dtype": dtype}, dtype, device, variant):
             raise NotSupported(reason.removeprefix("not supported: "))
         cls, flags = self.classes()[name], VARIANT_FLAGS.get(variant, {})
+        hyper = {**self.explicit(name), **hyper}
         return TorchOptimizerRun(cls, groups, hyper, dtype, device, flags, compiled=variant == "compile")
 
     def repro(self, name: str, hyper: dict[str, Any], variant: str) -> str:
         """The constructor line of a reproduction snippet (for ``compile``, with the compiled step after it;
         for ``differentiable``, the params must be non-leaf tensors in a graph, e.g. ``p.clone()``)."""
-        args = ", ".join(f"{k}={v!r}" for k, v in {**hyper, **VARIANT_FLAGS.get(variant, {})}.items())
+        given = {**self.explicit(name), **hyper, **VARIANT_FLAGS.get(variant, {})}
+        args = ", ".join(f"{k}={v!r}" for k, v in given.items())
         line = f"{self.module_name}.{name}(groups, {args})"
         if variant == "compile":
             return f"{line}  # then: step = torch.compile(opt.step, fullgraph=False); step()"
@@ -440,6 +478,8 @@ class TorchAdapter(SwaMethods):
         """The module's schedulers on its own ``optimizer`` class, or torch.optim's if it has none (a module
         of schedulers only): lrs are the same Python floats whichever optimizer holds them."""
         cls = self.classes().get(optimizer) or getattr(torch.optim, optimizer)
+        if optimizer in self.classes():
+            hyper = {**self.explicit(optimizer), **hyper}
         params = [
             {**g, "params": [torch.tensor(p, dtype=torch.float64, device=device) for p in g["params"]]}
             for g in groups

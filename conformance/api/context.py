@@ -87,7 +87,13 @@ class ApiContext:
         self.name = case.optimizer
         # What the class declares: the setup leaves out the options it lacks (they take their defaults).
         self.declared = declaration(self.adapter, case.optimizer)
-        self.setup: Setup = SETUPS[case.optimizer].without(self.declared.lacks)
+        # torch's defaults the class has other defaults for (or none) are passed explicitly (test_defaults
+        # alone constructs without them: it names the difference).
+        explicit, required = getattr(self.adapter, "explicit", None), getattr(self.adapter, "required", None)
+        self.explicit: dict[str, Any] = explicit(case.optimizer) if explicit else {}
+        # Those the class requires: even the checks of invalid arguments pass them.
+        self.required: dict[str, Any] = required(case.optimizer) if required else {}
+        self.setup: Setup = SETUPS[case.optimizer].without(self.declared.lacks).given(self.explicit)
         # A check of the class as a whole drives it through the protocol as its first variant.
         self.dtype, self.device = case.dtype, case.device
         self.variant = case.variant or class_variant(session, case.optimizer)
