@@ -53,6 +53,31 @@ def derived_lacks(name: str, cls: type) -> frozenset[str]:
     return frozenset(k for k in reference_defaults(name) if k not in parameters)
 
 
+def _signature_defaults(cls: type) -> dict[str, Any] | None:
+    """``cls``'s constructor arguments and their defaults (``inspect.Parameter.empty`` where required);
+    ``None`` where the signature cannot be read."""
+    try:
+        parameters = inspect.signature(cls.__init__).parameters
+    except (TypeError, ValueError):
+        return None
+    return {k: p.default for k, p in parameters.items() if p.kind is not p.VAR_KEYWORD}
+
+
+def derived_explicit(name: str, cls: type) -> dict[str, Any]:
+    """torch's defaults of the options ``cls`` takes with another default or none (optimi's Adam requires
+    ``lr`` and defaults to betas (0.9, 0.99), eps 1e-6). The harness passes these explicitly wherever a check
+    leaves an option at torch's default, so every check judges the arithmetic of the options it means; the
+    different defaults themselves are ``test_defaults``' finding, which constructs without them."""
+    own = _signature_defaults(cls) or {}
+    return {k: v for k, v in reference_defaults(name).items() if k in own and not same(own[k], v)}
+
+
+def derived_required(name: str, cls: type) -> frozenset[str]:
+    """torch's options that ``cls``'s constructor requires (no default): no check can leave them out."""
+    own = _signature_defaults(cls) or {}
+    return frozenset(k for k in reference_defaults(name) if own.get(k, None) is inspect.Parameter.empty)
+
+
 def declaration(adapter: Any, name: str) -> ClassDeclaration:
     """Class ``name``'s declaration (torch's behaviour where the candidate declares nothing)."""
     capabilities = adapter.capabilities()

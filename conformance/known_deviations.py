@@ -1,7 +1,10 @@
 """Known deviations: documented, linked disagreements of an implementation with the spec.
 
 One TOML file per implementation, ``conformance/known_deviations/<impl>.toml`` (``torch.toml`` for
-``--impl=torch``; ``torch:MODULE`` candidates use ``<MODULE>.toml`` if present)::
+``--impl=torch``). A ``torch:MODULE`` candidate uses ``<MODULE>.toml`` if present, else the file named after
+the distribution that installs MODULE's top-level package (``--impl=torch:optimi`` finds
+``torch-optimi.toml``, ``--impl=torch:pytorch_optimizer`` ``pytorch-optimizer.toml``: the names its report
+folder and ``pip install`` use)::
 
     [[deviation]]
     test = "test_trajectory[nadam/*-float32-*]"   # pattern over the test id: * and ? are wildcards
@@ -31,7 +34,8 @@ One TOML file per implementation, ``conformance/known_deviations/<impl>.toml`` (
 A matching test becomes a *strict* xfail: if it starts passing, the run fails, so a fixed bug is noticed
 and its entry removed. Entries that match no test are listed at the end of the run. ``option`` matches the
 checks known to set it when they are collected (vector cases and API checks); a property test draws its
-options, so it is matched by test id or class only.
+options, so it is matched by test id or class only, and its examples leave an entry's option at its default
+(``explained_options``): the entry explains those examples, the rest of the class is still judged.
 
 A candidate's class that *is* torch's own class (``torch:MODULE`` re-exporting it) carries ``torch.toml``'s
 entries automatically (``conformance.plugin``), and only that class: the candidate's own classes of the same
@@ -46,7 +50,8 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from importlib.metadata import packages_distributions
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +167,21 @@ def _selector(entry: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def distribution_names(module: str) -> list[str]:
+    """The normalized names (PEP 503: ``pytorch_optimizer`` -> ``pytorch-optimizer``) of the distributions
+    that install ``module``'s top-level package."""
+    found = packages_distributions().get(module.split(".")[0], [])
+    return [re.sub(r"[-_.]+", "-", name).lower() for name in found]
+
+
+def candidate_files(impl: str) -> list[Path]:
+    """Where ``impl``'s known deviations may be, in order (see the module docstring)."""
+    if not impl.startswith("torch:"):
+        return [DIRECTORY / f"{impl}.toml"]
+    module = impl.split(":", 1)[1]
+    return [DIRECTORY / f"{stem}.toml" for stem in (module, *distribution_names(module))]
+
+
 def load(impl: str, path: Path | None = None) -> tuple[list[Deviation], list[Tolerance], Path | None]:
     """The deviations and the ``[[tolerance]]`` overrides of ``impl`` (from ``path`` if given, else the
     project's file for ``impl``); no project file means none, a missing explicit file is an error."""
@@ -170,9 +190,8 @@ def load(impl: str, path: Path | None = None) -> tuple[list[Deviation], list[Tol
             raise KnownDeviationError(f"--known-deviations {path}: no such file")
         path = Path(path)
     else:
-        stem = impl.split(":", 1)[1] if impl.startswith("torch:") else impl
-        path = DIRECTORY / f"{stem}.toml"
-        if not path.is_file():
+        path = next((p for p in candidate_files(impl) if p.is_file()), None)
+        if path is None:
             return [], [], None
     try:
         data = tomllib.loads(path.read_text())
@@ -201,6 +220,17 @@ def load(impl: str, path: Path | None = None) -> tuple[list[Deviation], list[Tol
         for entry in data.get("tolerance", [])
     ]
     return deviations, tolerances, path
+
+
+def explained_options(entries: list[Deviation], item: Item) -> dict[str, Deviation]:
+    """The options that, set by ``item`` (a test that draws its options: a property test), would make an
+    entry match it, each with its entry: the property layer's examples leave them at their defaults."""
+    found: dict[str, Deviation] = {}
+    for entry in entries:
+        for option in entry.options:
+            if option not in found and entry.matches(replace(item, options=item.options | {option})):
+                found[option] = entry
+    return found
 
 
 def tolerance_override(tolerances: list[Tolerance], item: Item) -> dict[str, float]:

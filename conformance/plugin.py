@@ -82,9 +82,10 @@ class Session:
     # --bench: what to time (None without it), and the timings once taken (results.json's "bench").
     bench_config: Any = None
     bench: dict[str, Any] | None = None
-    # torch's own known deviations, for the candidate's classes that are torch's own (``torch:MODULE``
-    # re-exporting them): matched only on tests about such classes.
+    # torch's own known deviations and tolerance overrides, for the candidate's classes that are torch's own
+    # (``torch:MODULE`` re-exporting them): matched only on tests about such classes.
     torch_deviations: list[Any] = field(default_factory=list)
+    torch_tolerances: list[Any] = field(default_factory=list)
     torch_version: str | None = None
     # At the end: whether every selected check ran (results.json's "status"), and the files written.
     status: dict[str, Any] | None = None
@@ -143,7 +144,7 @@ def pytest_configure(config: pytest.Config) -> None:
             impl, option(config, "--known-deviations")
         )
         if impl != "torch" and callable(getattr(adapter, "torch_own", None)):
-            session.torch_deviations = load("torch")[0]
+            session.torch_deviations, session.torch_tolerances, _ = load("torch")
         session.bench_config = bench.config_from(partial(option, config), device, session.variants)
         if configure := getattr(adapter, "configure", None):  # an adapter with options (--world-size)
             configure(partial(option, config))
@@ -243,12 +244,20 @@ def _params_for(session: Session) -> list[Param]:
             offered = list(variants_of(name, device_type))
         else:
             offered = list(capabilities.variants.get(device_type, ("default",)))
-        variants = session.variants or offered
+        variants = checks.selected(session.variants, offered, capabilities)
         for dtype in session.dtypes:
-            for variant in variants:
+            for variant in filter(partial(covers, session.adapter, case_id), variants):
                 reason = _unsupported(session, capabilities, meta, dtype, variant, offered)
                 out.append(Param(case_id, dtype, session.device, variant, reason))
     return out
+
+
+def covers(adapter: Any, case: str | None, variant: str) -> bool:
+    """Whether ``variant`` runs catalogue case ``case`` (``None``: the API and property layers). An adapter
+    may run a costly variant over part of the catalogue (``covers(variant, case)``; torch's ``compile``
+    compiles every optimizer it builds): what it does not cover is not collected, rather than skipped."""
+    hook = getattr(adapter, "covers", None)
+    return hook is None or bool(hook(variant, case))
 
 
 def _schedule_params(session: Session) -> list[Param]:
@@ -422,8 +431,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def tolerance_of(session: Session, name: str, param: Param) -> dict[str, float]:
-    """The ``[[tolerance]]`` override for test ``name`` (every check kind reads it through here)."""
-    return tolerance_override(session.tolerances, item_of(session, name, param))
+    """The ``[[tolerance]]`` override for test ``name`` (every check kind reads it through here); a check of
+    torch's own classes also has torch's overrides (after the candidate's own)."""
+    item = item_of(session, name, param)
+    borrowed = session.torch_tolerances if _torch_own(session, item) else []
+    return tolerance_override([*session.tolerances, *borrowed], item)
 
 
 @pytest.fixture

@@ -23,7 +23,19 @@ import pytest
 from conformance import properties, schedule_properties, swa_properties
 from conformance.adapters.base import NotSupported
 from conformance.declarations import declaration
-from conformance.plugin import RECORD, SESSION, Param, Session, _unsupported, tolerance_of
+from conformance.known_deviations import explained_options
+from conformance.options import checks
+from conformance.plugin import (
+    RECORD,
+    SESSION,
+    Param,
+    Session,
+    _torch_own,
+    _unsupported,
+    covers,
+    item_of,
+    tolerance_of,
+)
 from conformance.runner import CandidateError, SuiteError
 from conformance.timeout import CheckTimeout, deadline
 from refimpl.lr_scheduler import MODULES as SCHEDULER_MODULES
@@ -86,7 +98,9 @@ def optimizer_params(session: Session) -> list[Param]:
     for name in OPTIMIZERS:
         offered = _offered(session, capabilities, name, device_type)
         for dtype in session.dtypes:
-            for variant in session.variants or offered:
+            for variant in checks.selected(session.variants, offered, capabilities):
+                if not covers(session.adapter, None, variant):
+                    continue
                 reason = _unsupported(session, capabilities, _meta(name), dtype, variant, offered)
                 out.append(Param(name, dtype, session.device, variant, _or_no_hypothesis(reason)))
     return out
@@ -167,7 +181,18 @@ class Kind:
     factor: int = 1
 
 
-def _optimizer_kind(session: Session, p: Param, override: dict[str, float]) -> Kind:
+def _explained(session: Session, name: str, p: Param) -> dict[str, str]:
+    """Options a known-deviation entry explains for this class (``option = ...``): the examples leave them
+    at their defaults, so that the entry's difference does not hide the rest of the class's verdict."""
+    item = item_of(session, name, p)
+    borrowed = session.torch_deviations if session.torch_deviations and _torch_own(session, item) else []
+    found = explained_options([*session.deviations, *borrowed], item)
+    return {option: entry.upstream for option, entry in found.items()}
+
+
+def _optimizer_kind(
+    session: Session, p: Param, override: dict[str, float], explained: dict[str, str]
+) -> Kind:
     state: dict[str, Any] = {}
 
     def check(example: Any) -> Any:
@@ -204,7 +229,7 @@ def _optimizer_kind(session: Session, p: Param, override: dict[str, float]) -> K
             p.dtype,
         )
 
-    lacks = declaration(session.adapter, p.case).lacks
+    lacks = declaration(session.adapter, p.case).lacks | frozenset(explained)
     return Kind(
         optimizer_examples(p.case, p.dtype, _sparse_allowed(session, p), lacks),
         edge_examples(p.case, p.dtype, lacks),
@@ -214,11 +239,13 @@ def _optimizer_kind(session: Session, p: Param, override: dict[str, float]) -> K
     )
 
 
-def _scheduler_kind(session: Session, p: Param) -> Kind:
+def _scheduler_kind(session: Session, p: Param, override: dict[str, float]) -> Kind:
     state: dict[str, Any] = {}
 
     def check(meta: dict[str, Any]) -> Any:
         state["loaded"] = loaded = schedule_properties.reference_schedule(meta)
+        if override:  # the [[tolerance]] entry for this test, as the vector checks apply it
+            loaded.meta["tolerance"] = {**loaded.meta.get("tolerance", {}), **override}
         return schedule_properties.check_schedule(session.adapter, loaded, p.device)
 
     def failure(meta: dict[str, Any], result: Any, error: str) -> PropertyFailure:
@@ -282,13 +309,16 @@ def property_check(request: pytest.FixtureRequest, property_param: Param) -> Cal
         record.update(check=check_name, case=p.case, device=p.device, layer="property")
         if check_name == "test_scheduler_property":
             record.update(scheduler=p.case)
-            kind = _scheduler_kind(session, p)
+            kind = _scheduler_kind(session, p, tolerance_of(session, node.name, p))
         elif check_name == "test_swa_property":
             record.update(swa=p.case, dtype=p.dtype)
             kind = _swa_kind(session, p)
         else:
             record.update(optimizer=p.case, dtype=p.dtype, variant=p.variant)
-            kind = _optimizer_kind(session, p, tolerance_of(session, node.name, p))
+            explained = _explained(session, node.name, p)
+            if explained:  # in results.json: what the examples did not draw, and the entries saying why
+                record.update(explained_options=explained)
+            kind = _optimizer_kind(session, p, tolerance_of(session, node.name, p), explained)
         digest = hashlib.sha256()
         counts: dict[str, Any] = {"examples": 0, "rejected": {}}
 

@@ -92,6 +92,8 @@ def environment(session: Any, command: str) -> dict[str, Any]:
         "variants": session.variants or "all supported",
         "package_version": __version__,
         "vectors": display(session.vectors.directory),
+        # the run's --vectors (None: the packaged vectors), for the report's fallback replay lines
+        "vectors_option": vectors_arg(session.vectors.directory),
         "vectors_format_version": session.vectors.manifest.get("format_version"),
         "vectors_manifest_sha256": session.vectors.digest,
         "vectors_torch_version": session.vectors.manifest.get("torch_version"),
@@ -99,6 +101,10 @@ def environment(session: Any, command: str) -> dict[str, Any]:
         "command": command,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    if session.impl != "torch" and callable(own := getattr(session.adapter, "torch_own", None)):
+        # the classes a torch:MODULE candidate re-exports from torch: the matrix marks their verdict torch's
+        offered = session.adapter.capabilities()
+        env["torch_own"] = sorted(n for n in offered.optimizers | offered.schedulers if own(n))
     if describe := getattr(session.adapter, "environment", None):
         env["distributed"] = describe()  # world size, backend, sharding: the report's distributed section
     try:

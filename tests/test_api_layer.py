@@ -20,9 +20,10 @@ import pytest
 import refimpl.optim
 from conformance.api import compare, derive
 from conformance.api.cases import ApiCase
-from conformance.api.context import Script
+from conformance.api.context import ApiContext, Script
 from conformance.api.setups import SETUPS
 from conformance.invalid_inputs import raised, rule_violations
+from conformance.schedules import SCHEDULE_RTOL
 from conformance.tolerances import FLOAT64_RTOL
 
 # Derived changes that do not show in the reference's five-step run, and why (a check of them still fails a
@@ -112,6 +113,53 @@ def test_array_error_agrees_on_nan():
     """NaN where the reference has NaN is agreement; NaN elsewhere is an infinite error."""
     assert compare.array_error(np.array([np.nan, 1.0]), np.array([np.nan, 1.0])) == 0.0
     assert compare.array_error(np.array([np.nan, 1.0]), np.array([0.0, 1.0])) == float("inf")
+
+
+def floors_context(dtype: str, rtol: float) -> ApiContext:
+    """An API check's context with only what its param comparisons read (dtype, tolerance, what it saw)."""
+    ctx = object.__new__(ApiContext)
+    ctx.dtype, ctx.rtol, ctx._drift, ctx._held = dtype, rtol, {}, {}
+    return ctx
+
+
+@pytest.mark.parametrize("dtype, rtol", [("float64", FLOAT64_RTOL), ("float32", 16 * 2.0**-23 * 10)])
+def test_zero_expected_params_are_compared_against_a_floor(dtype, rtol):
+    """A param that cancelled to (almost) zero is judged at the magnitude it was computed at, not as a 100 %
+    error; a wrong value there, or any nonzero value where the reference never left zero, still fails."""
+    ctx = floors_context(dtype, rtol)
+    ctx.observe("opt", [np.array([1.0, -0.5])])  # the param held 1 before its last step
+    expected = [np.array([1e-17, 0.0])]
+    floors = ctx.floors("opt", expected, rtol)
+    assert compare.params([np.zeros(2)], expected, rtol), "without a floor: the false alarm"
+    assert not compare.params([np.zeros(2)], expected, rtol, "after step 1", floors)
+    # wrong by 1e-4 of the magnitude the param held: beyond GROWTH eps of it in float64 and float32
+    (problem,) = compare.params([np.array([1e-4, 0.0])], expected, rtol, "after step 1", floors)
+    assert problem.startswith("param 0 after step 1: max rel error")
+    # a param the reference never moved off zero: a nonzero value fails, even one below rtol in absolute terms
+    zero = [np.zeros(3)]
+    ctx.observe("frozen", zero)
+    floors = ctx.floors("frozen", zero, rtol)
+    wrong = [np.array([0.0, rtol / 10, 0.0])]
+    assert not compare.params(wrong, zero, rtol), "the absolute comparison let it through"
+    assert compare.params(wrong, zero, rtol, "", floors)
+    assert not compare.params([np.zeros(3)], zero, rtol, "", floors)
+    # away from zero nothing changes: a relative error beyond rtol fails, one within passes
+    ctx.observe("big", [np.array([2.0])])
+    floors = ctx.floors("big", [np.array([2.0])], rtol)
+    assert compare.params([np.array([2.0 * (1 + 2 * rtol)])], [np.array([2.0])], rtol, "", floors)
+    assert not compare.params([np.array([2.0 * (1 + rtol / 2)])], [np.array([2.0])], rtol, "", floors)
+
+
+def test_scheduled_lrs_at_zero_are_compared_against_their_base_lr():
+    """An lr scheduled to 0 (LinearLR to end_factor=0) that the reference computes as 1e-17 is 0 within the
+    rounding of its base lr, not a 100 % error; a wrong lr there, or next to it, still fails."""
+    groups = [{"initial_lr": 0.1}, {"initial_lr": 0.1}]
+    assert not compare.same_values([0.05, 0.0], [0.05, 1e-17], SCHEDULE_RTOL), "without a floor"
+    assert compare.same_lrs([0.05, 0.0], [0.05, 1e-17], groups)
+    assert compare.same_lrs([0.05, 1e-17], [0.05, 0.0], groups)
+    assert not compare.same_lrs([0.05, 1e-9], [0.05, 0.0], groups)  # 1e-8 of the base lr: far beyond rounding
+    assert not compare.same_lrs([0.05 * (1 + 1e-9), 0.0], [0.05, 0.0], groups)
+    assert not compare.same_lrs([0.05], [0.05, 0.0], groups)
 
 
 def test_script_counts_repeats():

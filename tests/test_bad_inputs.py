@@ -24,6 +24,7 @@ import pytest
 from run_conformance import ROOT, conformance
 
 from conformance.cli import main
+from conformance.report.model import REPRODUCE_MARK, details
 from conformance.report_folder import claim
 from conformance.vectors import DEFAULT_DIR, Vectors, npz_bytes, recover, write_atomically
 
@@ -227,6 +228,19 @@ def test_reproductions_load_the_vectors_the_run_used(tmp_path, capsys):
     code, out = conformance(nan, "sgd/lr0.1-float64", tmp_path, capsys, "--vectors", str(vectors))
     assert code == pytest.ExitCode.TESTS_FAILED
     assert f"vectors={str(vectors)!r}" in out
+    # The report's own replay line, for a failure whose message carries no reproduction (an error pytest
+    # caught outside the harness's message), reads the run's --vectors too, and runs.
+    data = json.loads((tmp_path / "report" / "results.json").read_text())
+    assert data["environment"]["vectors_option"] == str(vectors)
+    for record in data["records"]:
+        record["message"] = record.get("message", "").partition(REPRODUCE_MARK)[0]
+    failures = [d for d in details(data) if d.outcome == "failed"]
+    assert failures
+    for failure in failures:
+        assert f"vectors={str(vectors)!r}" in failure.reproduction, failure.reproduction
+    capsys.readouterr()
+    exec(failures[0].reproduction, {})
+    assert "sgd/lr0.1" in capsys.readouterr().out
 
 
 # --- candidates that fail to load -----------------------------------------------------------------------

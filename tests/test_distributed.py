@@ -51,11 +51,14 @@ def _rank_processes(parent: int | None = None) -> list[int]:
     return mine
 
 
+def _environment(tmp_path: Path) -> dict:
+    """The run's distributed set-up in results.json."""
+    return json.loads((tmp_path / "report" / "results.json").read_text())["environment"]["distributed"]
+
+
 def _assert_nothing_left(tmp_path: Path) -> None:
     assert _rank_processes() == [], "rank processes outlived the run"
-    ports = json.loads((tmp_path / "report" / "results.json").read_text())["environment"]["distributed"][
-        "rendezvous_ports"
-    ]
+    ports = _environment(tmp_path)["rendezvous_ports"]
     assert ports, "the run recorded no rendezvous port"
     for port in ports:
         with socket.socket() as probe:
@@ -76,16 +79,26 @@ def test_sharded_torch_conforms_and_releases_its_ranks(impl, tmp_path, capsys):
 
 
 def test_fsdp_lists_what_it_cannot_shard(tmp_path, capsys):
-    select = "float64 and (lbfgs/ or sparseadam/ or adafactor/ or rprop/ or sgd/ and fused)"
+    vectors = "float64 and (lbfgs/ or sparseadam/ or adafactor/ or rprop/ or sgd/ and fused)"
+    # an API check of the class as a whole, and one whose cases run two variants each (a state dict saved by
+    # one, loaded by the other): "not supported" whichever of them FSDP2 cannot run
+    api = "test_resume_across_variants and (Adafactor: or Rprop: or SGD: and fused or Adagrad: and fused)"
+    select = f"({vectors}) or ({api}) or test_invalid_argument and Rprop:lr and nan"
     code, out = conformance("torch-fsdp", select, tmp_path, capsys)
     assert code == 0, out[-3000:]
     records = _records(tmp_path)
-    assert records and all(r["outcome"] == "unsupported" for r in records)
-    reasons = {r["optimizer"]: r["unsupported"] for r in records}
+    assert records and all(r["outcome"] == "unsupported" for r in records), out[-3000:]
+    reasons = {r["optimizer"]: r["unsupported"] for r in records if "/" in r["case"]}
     for name in ("LBFGS", "Adafactor", "Rprop"):
         assert f"{name} under torch-fsdp: " in reasons[name], reasons[name]
     assert reasons["SparseAdam"] == "not supported: sparse gradients"
     assert "aten._fused_sgd_" in reasons["SGD"]
+    api_reasons = {r["case"]: r["unsupported"] for r in records if r["check"] != "test_single_step"}
+    assert "Rprop under torch-fsdp: " in api_reasons["Rprop:lr=nan"], api_reasons
+    assert "aten._fused_sgd_" in api_reasons["SGD:fused-to-forloop"], api_reasons
+    assert "aten._fused_sgd_" in api_reasons["SGD:forloop-to-fused"], api_reasons
+    assert "aten._fused_adagrad_" in api_reasons["Adagrad:foreach-to-fused"], api_reasons
+    assert len([c for c in api_reasons if c.startswith("Adafactor:")]) == 2, api_reasons
 
 
 @pytest.mark.parametrize(
@@ -106,7 +119,7 @@ def test_wrong_sharding_is_caught(impl, select, tmp_path, capsys):
     "fault, expected",
     [
         ("raise", "rank 1 of 2 raised during step 3: RuntimeError: injected fault"),
-        ("hang", "rank 1 of 2 hung during step 3"),
+        ("hang", "rank 1 of 2 hung during step 3: no answer within 15 s"),
         ("die", "rank 1 of 2 died during step 3 (exit code 3)"),
     ],
 )
@@ -128,8 +141,28 @@ def test_a_faulty_rank_fails_its_check_naming_rank_and_step(fault, expected, tmp
     # the report's distributed section: rank 1, what it did, at step 3
     section = report.split("## Distributed")[1]
     assert re.search(r"\|\s*1\s*\|\s*(raised|hung|died)\s*\|\s*step 3", section), report
-    # Every failing check costs at most the timeout (plus start-ups of fresh pools, 5-20 s each here).
-    assert elapsed < len(failed) * 15 + 120, elapsed
+    # Every failing check costs at most the timeout, besides the start-ups of fresh pools (5-20 s each here,
+    # minutes on a loaded machine: timed by the pool and taken out, so that load cannot fail this). The
+    # rest, 60 s, is collection, the reference's side and the teardown (~10 s here): it still catches a wait
+    # for the default timeout (60 s) on top of the 15 s, or for the start-up's (300 s).
+    starts = _environment(tmp_path)["start_s"]
+    assert starts, "the run recorded no start of its pool"
+    assert elapsed - sum(starts) < len(failed) * 15 + 60, (elapsed, starts)
+    _assert_nothing_left(tmp_path)
+
+
+def test_a_rank_that_raises_in_an_api_check_fails_it_naming_the_rank(tmp_path, capsys, monkeypatch):
+    """A candidate's error raised on a rank where an API check expects none (loading a state dict) is
+    reported by the harness's pool, not from the candidate's own frames: still the candidate's failure,
+    never an error of the suite."""
+    monkeypatch.setenv("OPTCONF_FAULT", "load")
+    select = "test_resume[Adam-forloop]"
+    code, out = conformance("torch-zero:sharded_mutants.faulty_zero", select, tmp_path, capsys)
+    assert code == 1, out[-3000:]
+    [record] = _records(tmp_path)
+    assert record["outcome"] == "failed", record
+    expected = "rank 1 of 2 raised during loading a state dict after step 0: RuntimeError: injected fault"
+    assert expected in record["message"], record
     _assert_nothing_left(tmp_path)
 
 
@@ -189,7 +222,8 @@ def test_ranks_end_when_the_harness_is_killed(tmp_path):
     finally:
         harness.kill()
         harness.wait()
-    deadline = time.monotonic() + 30  # the ranks look for their parent every second
+    # the ranks look for their parent every second; a loaded machine may deschedule them for many
+    deadline = time.monotonic() + 60
     while (alive := [pid for pid in ranks if Path(f"/proc/{pid}").exists()]) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert not alive, f"ranks {alive} outlived the harness"

@@ -237,3 +237,51 @@ def test_the_readmes_declaration_example_is_complete_and_conforms(tmp_path, caps
     select = "adam/lr0.01-float or [Adam-default] or [Adam:lr-default] or test_invalid_argument[Adam:lr"
     code, out, records = run("keras_port:Adapter", select, tmp_path, capsys)
     assert code == 0 and by_outcome(records, "passed"), out[-3000:]
+
+
+def with_entries(
+    text: str, impl: str, select: str, tmp_path: Path, capsys: Any
+) -> tuple[int, str, list[dict]]:
+    """``run`` with a known-deviations file holding ``text``."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    entries = tmp_path / "deviations.toml"
+    entries.write_text(text)
+    return run(impl, select, tmp_path, capsys, "--known-deviations", str(entries))
+
+
+def test_tolerance_entries_reach_the_scheduler_property_layer(tmp_path, capsys):
+    """float32 rounding of the lrs fails the schedule tolerance, and passes under a ``[[tolerance]]`` entry
+    (a float32 lr is within 2^-24 relative of the float64 one per rounding, and the fake's lr compounds one
+    rounding an epoch: 30 epochs at most, < 2e-6; 1e-5 allows it), which still fails a real difference."""
+    entry = '[[tolerance]]\ntest = "test_scheduler_property[*]"\nfloat64 = 1e-5\nreason = "float32 lrs"\n'
+    select = "property and StepLR"
+    code, out, _ = run("torch:fakes.imports_lr_scheduler_float32", select, tmp_path, capsys)
+    assert code == 1 and "StepLR does not conform" in out, out[-3000:]
+    code, out, _ = with_entries(
+        entry, "torch:fakes.imports_lr_scheduler_float32", select, tmp_path / "t", capsys
+    )
+    assert code == 0, out[-3000:]
+    code, out, _ = with_entries(
+        entry, "torch:fakes.imports_lr_scheduler_wrong", select, tmp_path / "w", capsys
+    )
+    assert code == 1 and "StepLR does not conform" in out, out[-3000:]
+
+
+def test_option_entries_reach_the_property_layer(tmp_path, capsys):
+    """A property test draws its options: an entry for one option (SGD's momentum, wrong in the fake) makes
+    the examples leave it at its default, so the rest of SGD is still judged, and passes; without the entry
+    the wrong momentum fails."""
+    entry = (
+        '[[deviation]]\nclass = "SGD"\noption = "momentum"\nreason = "momentum differs on purpose"\n'
+        'upstream = "https://example.org/sgd"\n'
+    )
+    select = "test_optimizer_property and SGD-float64"
+    code, out, _ = run("torch:fakes.missing_options_wrong", select, tmp_path, capsys)
+    assert code == 1 and "SGD does not conform" in out, out[-3000:]
+    code, out, records = with_entries(
+        entry, "torch:fakes.missing_options_wrong", select, tmp_path / "e", capsys
+    )
+    assert code == 0, out[-3000:]
+    checks = [r for r in records if r["check"] == "test_optimizer_property" and r["case"] == "SGD"]
+    assert checks and all(r["outcome"] == "passed" for r in checks)
+    assert all(r["explained_options"] == {"momentum": "https://example.org/sgd"} for r in checks)

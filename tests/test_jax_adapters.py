@@ -141,6 +141,60 @@ def test_optax_schedules(optax_adapter, case_id: str) -> None:
     assert result.divergence.max_rel < 2.0**-23 * (loaded.meta["steps"] + 1), result.details
 
 
+SCHEDULE_SPECS = [
+    ("StepLR", {"step_size": 3, "gamma": 0.8}),
+    ("ExponentialLR", {"gamma": 0.93}),
+    ("MultiStepLR", {"milestones": [4, 9, 9], "gamma": 0.5}),
+    ("ConstantLR", {"factor": 0.25, "total_iters": 6}),
+    ("LinearLR", {"start_factor": 0.1, "end_factor": 0.7, "total_iters": 12}),
+    ("PolynomialLR", {"total_iters": 20, "power": 2.0}),
+    ("CosineAnnealingLR", {"T_max": 15, "eta_min": 0.001}),
+    ("CosineAnnealingWarmRestarts", {"T_0": 2, "T_mult": 2, "eta_min": 0.001}),
+    ("OneCycleLR", {"max_lr": 0.5, "total_steps": 45}),
+    ("OneCycleLR", {"max_lr": 0.5, "total_steps": 45, "anneal_strategy": "linear", "three_phase": True}),
+    ("StepLR", {"step_size": 4, "last_epoch": 6, "initial_lr": 0.1}),
+]
+
+
+@pytest.mark.parametrize(("name", "kwargs"), SCHEDULE_SPECS)
+def test_optax_schedule_run_reads_the_lrs_an_update_loop_uses(optax_adapter, name: str, kwargs: dict) -> None:
+    """The scheduler run reads its lrs from the schedule evaluated over every count at once: they are the
+    lrs a jitted ``inject_hyperparams`` update loop uses, update by update (resumed at ``last_epoch + 1``).
+    Both evaluate optax's float32 arithmetic on the int32 count with XLA, the loop compiled (XLA turns
+    ``count / n`` into ``count * (1 / n)``) and vectorised op by op: equal to a few float32 roundings
+    (2^-23 each, 8 allowed) of the schedule's largest value (0.5): ``1 - count / n`` cancels near the end
+    of a decay, so the rounding is relative to the lr, not to the small value reached."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    from conformance.adapters.optax_adapter.schedules import schedule
+
+    kwargs = {k: v for k, v in kwargs.items() if k != "initial_lr"}
+    spec = {"scheduler": name, "kwargs": kwargs}
+    run = optax_adapter.make_scheduler(
+        [spec], optimizer="SGD", groups=[{"params": [np.zeros(2)], "lr": 0.1}], hyper={}, device="cpu"
+    )
+    tx = optax.inject_hyperparams(optax.sgd)(learning_rate=schedule(spec, 0.1, 0, 64))
+    params = jnp.zeros(2)
+    state = tx.init(params)
+    start = kwargs.get("last_epoch", -1) + 1
+    state = state._replace(
+        hyperparams_states={
+            "learning_rate": state.hyperparams_states["learning_rate"]._replace(
+                count=jnp.asarray(start, jnp.int32)
+            )
+        }
+    )
+    update = jax.jit(tx.update)
+    for epoch in range(40):
+        read = run.group_values("lr")[0]
+        _, state = update(jnp.zeros(2), state, params)
+        used = float(state.hyperparams["learning_rate"])  # the lr this update used
+        assert read == pytest.approx(used, rel=0, abs=8 * 2.0**-23 * 0.5), (epoch, read, used)
+        run.step()
+
+
 def test_keras_conforming_port_passes(keras_adapter) -> None:
     """Adadelta's scalars are Python floats in Keras, its lr 1.0 exact in float32: it conforms in float64."""
     loaded = case("adadelta/lr1-rho0.9-eps0.001")

@@ -10,6 +10,8 @@ variant's kernel, or a stepping check that ran none of its own.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from kernel_counter import KernelCounter
 from run_conformance import conformance, run_in_root
@@ -72,3 +74,55 @@ def test_a_foreach_only_bug_fails_the_foreach_single_steps(tmp_path, capsys):
     assert code == 1 and "does not conform" in out, out[-3000:]
     code, out = conformance(impl, "sgd/ and test_single_step and forloop", tmp_path, capsys)
     assert code == 0, out[-3000:]
+
+
+def test_differentiable_checks_step_params_in_a_graph(tmp_path):
+    """Every check labelled differentiable (catalogue, API and property layers alike) runs torch's step with
+    differentiable=True on params in an autograd graph, each of its kernel calls; never another variant."""
+    counter = KernelCounter()
+    args = ["conformance", "--impl=torch", "-q", "-p", "no:cacheprovider", "--variant", "differentiable"]
+    args += ["--report-dir", str(tmp_path / "report"), "-k", "sgd/ or [SGD- or adagrad/ or [Adagrad-"]
+    with counter.installed():
+        assert run_in_root(args, [counter]) == 0
+    checks = {nodeid.split("::")[-1].split("[")[0] for nodeid in counter.seen}
+    assert {"test_trajectory", "test_single_step", "test_optimizer_property", "test_none_grad"} <= checks
+    wrong = []
+    for nodeid, (labels, _, calls) in sorted(counter.seen.items()):
+        assert labels == ("differentiable",), nodeid
+        if not calls.get("differentiable") or not calls["differentiable"] == calls.get("in_graph") == sum(
+            n for v, n in calls.items() if v in ("forloop", "foreach", "fused")
+        ):
+            wrong.append(f"{nodeid}: {calls}")
+    assert not wrong, "differentiable checks that did not run the differentiable step:\n" + "\n".join(wrong)
+
+
+class GraphCounter:
+    """Per test labelled ``compile``: how many graphs torch.compile compiled while it ran (dynamo's
+    ``unique_graphs``): a compiled step that fell back to eager would compile none."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, int] = {}
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Any:
+        from torch._dynamo.utils import counters
+
+        before = counters["stats"]["unique_graphs"]
+        try:
+            return (yield)
+        finally:
+            if item.nodeid.endswith("-compile]"):
+                self.seen[item.nodeid] = counters["stats"]["unique_graphs"] - before
+
+
+def test_compile_checks_compile_the_step(tmp_path):
+    """Every check labelled compile compiled the step (graphs counted by torch._dynamo), and the compile
+    variant's catalogue checks are those the adapter covers (the kernel-size cases)."""
+    counter = GraphCounter()
+    args = ["conformance", "--impl=torch", "-q", "-p", "no:cacheprovider", "--variant", "compile"]
+    args += ["--dtype", "float32", "--report-dir", str(tmp_path / "report"), "-k", "sgd/"]
+    assert run_in_root(args, [counter]) == 0
+    assert counter.seen, "no check labelled compile ran"
+    assert all("-kernel-" in nodeid for nodeid in counter.seen), sorted(counter.seen)
+    idle = [nodeid for nodeid, graphs in counter.seen.items() if not graphs]
+    assert not idle, f"compile checks that compiled nothing: {idle}"

@@ -94,6 +94,9 @@ class Capabilities:
     # ``get_ema_avg_fn``, ``get_swa_avg_fn``, ``get_ema_multi_avg_fn``, ``get_swa_multi_avg_fn``), run through
     # a ``SwaAdapter``'s methods; SWALR is a scheduler and is declared in ``schedulers``.
     swa: frozenset[str] = frozenset()
+    # Variants run only when ``--variant`` names them or says ``all`` (the torch adapter's ``differentiable``,
+    # ``compile`` and ``capturable``): modes too slow, or too specialised, for every default run.
+    opt_in: frozenset[str] = frozenset()
 
     def devices(self) -> list[str]:
         return list(self.variants)
@@ -262,3 +265,9 @@ class SwaAdapter(Adapter, Protocol):
 class NotSupported(Exception):
     """Raised by an adapter (or a candidate) for a configuration it cannot run; the harness reports "not
     supported" with the message, never a failure, wherever it is raised (constructor, step, state dict)."""
+
+
+class CandidateFault(Exception):
+    """Raised by an adapter's own code to report the candidate's failure where the candidate's traceback is
+    not at hand (a rank of a sharded candidate raised, hung or died in another process): the harness treats
+    it as the candidate's error, a conformance failure, not as a bug of the suite's."""

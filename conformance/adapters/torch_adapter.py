@@ -3,7 +3,10 @@
 ``--impl=torch`` runs ``torch.optim``; ``--impl=torch:MODULE`` runs the classes of ``MODULE`` (a drop-in
 library, or one of the project's mutants) through the same code. Variants are torch's implementation
 switches: ``forloop`` (``foreach=False``), ``foreach`` (``foreach=True``) and ``fused`` (``fused=True``), each
-offered only where the class has the switch and the device supports it.
+offered only where the class has the switch and the device supports it; and, run only when ``--variant``
+names them (``OPT_IN``), ``differentiable`` (``differentiable=True``, params in an autograd graph),
+``compile`` (the step wrapped by ``torch.compile``, as torch's tutorial does) and ``capturable``
+(``capturable=True``: CUDA only, "not supported" on CPU).
 
 Whose class is tested: the module's own classes always win. A scheduler name is looked up in the module
 and in its ``lr_scheduler`` attribute, and a class of the module's own beats torch's (a module that merely
@@ -13,21 +16,27 @@ carries torch's known deviations.
 
 What a class lacks is derived from its constructor's signature (``conformance.declarations``); a module can
 declare more per class in a module-level ``OPTIM_CONFORMANCE`` dict (class name -> ``ClassDeclaration`` or
-its fields as a dict), and a subclass of ``TorchAdapter`` can pass ``declarations`` to the constructor.
+its fields as a dict), and a subclass of ``TorchAdapter`` can pass ``declarations`` to the constructor; for
+the third-party libraries the suite ships reports of, ``conformance.adapters.drop_ins`` declares what their
+``**kwargs`` constructors hide.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
+import shutil
+from importlib.metadata import packages_distributions, version
 from typing import Any
 
 import numpy as np
 
 from conformance.adapters.base import Capabilities, ClassDeclaration, Closure, NotSupported
+from conformance.adapters.drop_ins import declared_for
 from conformance.adapters.sched import ApiSchedulerRun
 from conformance.adapters.swa import SWA_NAMES, SwaMethods, TorchAveragedRun, torch_update_bn
-from conformance.declarations import derived_lacks
+from conformance.declarations import derived_explicit, derived_lacks, derived_required
 from refimpl.lr_scheduler import MODULES as SCHEDULER_MODULES
 from refimpl.optim import MODULES as OPTIMIZERS
 from refimpl.optim import SparseGrad
@@ -42,8 +51,23 @@ DTYPES = {"float64", "float32", "bfloat16", "float16"}
 SCHEDULERS = [name for name in SCHEDULER_MODULES if name != "LRScheduler"]
 # torch's fused kernels exist for these optimizers on CPU too (torch >= 2.4) and on CUDA.
 # The constructor switches that choose a variant's kernels.
-SWITCHES = ("foreach", "fused")
-VARIANT_FLAGS = {"forloop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}
+SWITCHES = ("foreach", "fused", "differentiable", "capturable")
+VARIANT_FLAGS = {
+    "forloop": {"foreach": False},
+    "foreach": {"foreach": True},
+    "fused": {"fused": True},
+    "differentiable": {"differentiable": True},
+    "capturable": {"capturable": True},
+}
+# Variants a run includes only when ``--variant`` names them (or ``--variant all``): the default run stays
+# within its time budget (README), and these are not kernels of their own but modes of the for-loop's or
+# foreach's (differentiable: autograd through the step; compile: the same step traced and compiled by
+# inductor, seconds of compilation per optimizer; capturable: CUDA graphs).
+OPT_IN = ("differentiable", "compile", "capturable")
+# Classes torch.compile does not trace as the tutorial does: LBFGS steps through a closure, SparseAdam's
+# sparse gradients are not supported by inductor, Muon's step has no compiled path in torch 2.13
+# (its orthogonalization runs a Python loop over the params).
+UNCOMPILED = {"LBFGS", "SparseAdam", "Muon"}
 
 
 def torch_dtype(dtype: str, complex_: bool) -> Any:
@@ -76,6 +100,7 @@ class TorchOptimizerRun:
         dtype: str,
         device: str,
         flags: dict[str, Any] | None = None,
+        compiled: bool = False,
     ):
         self.device, self.dtype = device, dtype
         # The variant's switches (foreach=True...): passed to the constructor, and set again after every
@@ -89,10 +114,22 @@ class TorchOptimizerRun:
                 target = torch_dtype(dtype, np.iscomplexobj(p))
                 if target is None:
                     raise NotSupported(f"complex params in {dtype}")
-                params.append(tensor_of(p, target, device).requires_grad_())
+                params.append(self._param(tensor_of(p, target, device).requires_grad_()))
             torch_groups.append({**g, "params": params})
         self.optimizer = cls(torch_groups, **{**hyper, **self.flags})
         self._params = [p for g in self.optimizer.param_groups for p in g["params"]]
+        self._step = compiled_step(self.optimizer) if compiled else self.optimizer.step
+
+    def _param(self, leaf: Any) -> Any:
+        """The tensor the optimizer steps. With ``differentiable=True`` it is a non-leaf in an autograd graph
+        (a clone of the leaf), as torch's own tests run it: the step then records its ops, and a leaf that
+        requires grad would be refused ("a leaf Variable that requires grad is being used in an in-place
+        operation"). It retains its ``.grad`` (which torch then reads without warning of a non-leaf's)."""
+        if not self.flags.get("differentiable"):
+            return leaf
+        param = leaf.clone()
+        param.retain_grad()
+        return param
 
     def _tensor(self, array: np.ndarray, like: Any) -> Any:
         return tensor_of(array, like.dtype, like.device)
@@ -112,7 +149,7 @@ class TorchOptimizerRun:
         for p, g in zip(self._params, grads, strict=True):
             if g is not None:
                 p.grad = self._grad(g, p)
-        self.optimizer.step()
+        self._step()
 
     def step_closure(self, closure: Closure) -> float:
         def torch_closure() -> Any:
@@ -121,7 +158,7 @@ class TorchOptimizerRun:
                 p.grad = self._grad(g, p)
             return torch.tensor(loss, dtype=self._params[0].dtype)
 
-        return float(self.optimizer.step(torch_closure))
+        return float(self._step(torch_closure))
 
     def params(self) -> list[np.ndarray]:
         return [to_numpy(p) for p in self._params]
@@ -130,11 +167,23 @@ class TorchOptimizerRun:
         return to_numpy(self.optimizer.state_dict())
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.optimizer.load_state_dict(self._to_torch(state_dict))
-        for group in self.optimizer.param_groups:
+        built = [{k: g[k] for k in SWITCHES if k in g} for g in self.optimizer.param_groups]
+        converted = self._to_torch({k: v for k, v in state_dict.items() if k != "param_groups"})
+        # A group's values go back as they came: torch's are Python values, and a 0-d array there was a
+        # tensor (optimi keeps its step count as an int32 tensor in the group), never an int to restore.
+        if "param_groups" in state_dict:
+            converted["param_groups"] = [
+                {k: self._tensor_of(v) if k != "params" else v for k, v in group.items()}
+                for group in state_dict["param_groups"]
+            ]
+        self.optimizer.load_state_dict(converted)
+        for group, switches in zip(self.optimizer.param_groups, built, strict=True):
             # The saved groups' switches go, whichever variant saved them (a fused=True left by a fused
-            # optimizer's state would win over this run's foreach=True).
-            group.update({k: None for k in SWITCHES if k in group} | self.flags)
+            # optimizer's state would win over this run's foreach=True): the run's own, as constructed, stay.
+            group.update(switches)
+
+    def _tensor_of(self, value: Any) -> Any:
+        return torch.tensor(value, device=self.device) if isinstance(value, np.ndarray) else value
 
     def _to_torch(self, value: Any) -> Any:
         if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iu":
@@ -156,6 +205,48 @@ class TorchOptimizerRun:
 
     def set_hyperparameter(self, group: int, key: str, value: Any) -> None:
         self.optimizer.param_groups[group][key] = value
+
+
+@functools.cache
+def compile_unsupported() -> str | None:
+    """Why ``torch.compile`` cannot run here (``None`` where it can): inductor's CPU backend builds C++ with
+    the machine's compiler, found as inductor finds it (``CXX``, else ``c++``/``g++``/``clang++`` on PATH)."""
+    from torch._inductor import cpp_builder
+
+    why = "not supported: torch.compile needs a C++ compiler for inductor's CPU backend"
+    try:
+        compiler = cpp_builder.get_cpp_compiler()
+    except Exception as e:  # inductor's own message names what it looked for
+        return f"{why} ({e})"
+    return f"{why} ({compiler} not found)" if shutil.which(compiler) is None else None
+
+
+def compiled_step(optimizer: Any) -> Any:
+    """``optimizer.step`` wrapped by ``torch.compile`` as torch's tutorial does (``@torch.compile(fullgraph=
+    False) def fn(): opt.step()``; on CPU inductor's C++ backend).
+
+    Dynamo guards a compiled frame on the optimizer object, so every new optimizer recompiles the same code;
+    after ``recompile_limit`` (8) recompilations of one frame it would silently run the step eagerly, and a
+    check labelled ``compile`` would pass without having compiled anything. So each run resets dynamo's
+    caches (its graphs recompile once; inductor's on-disk cache makes a repeated graph cheap), and
+    ``fail_on_recompile_limit_hit`` turns a run that still exceeds the limit into an error instead of an
+    uncompiled pass. An lr changed between steps does not recompile: dynamo does not specialize on floats
+    (``specialize_float=False``, torch 2.13's default), so lr need not be made a tensor as the tutorial's
+    scheduler example does (which would also change which kernels run)."""
+    import torch._dynamo
+
+    torch._dynamo.reset()
+
+    def step(closure: Any = None) -> Any:
+        return optimizer.step() if closure is None else optimizer.step(closure)
+
+    compiled = torch.compile(step, fullgraph=False)
+
+    def run(closure: Any = None) -> Any:
+        with torch._dynamo.config.patch(fail_on_recompile_limit_hit=True):
+            return compiled(closure)
+
+    return run
 
 
 def to_numpy(value: Any) -> Any:
@@ -184,6 +275,11 @@ def torch_own(cls: Any) -> bool:
     )
 
 
+def _distribution_versions(module: str) -> list[str]:
+    """The version of each distribution that installs ``module``'s top-level package."""
+    return [version(name) for name in packages_distributions().get(module.split(".")[0], [])]
+
+
 def _declaration(value: Any) -> ClassDeclaration:
     if isinstance(value, ClassDeclaration):
         return value
@@ -207,7 +303,8 @@ class TorchAdapter(SwaMethods):
         self.module_name = module or "torch.optim"
         self.module = importlib.import_module(self.module_name)
         self.name = "torch" if module is None else f"torch:{module}"
-        declared = getattr(self.module, "OPTIM_CONFORMANCE", None) or {}
+        own = getattr(self.module, "OPTIM_CONFORMANCE", None) or {}
+        declared = {**declared_for(self.module_name), **own}
         self.declared = {n: _declaration(d) for n, d in {**declared, **(declarations or {})}.items()}
 
     def declarations(self) -> dict[str, ClassDeclaration]:
@@ -218,13 +315,28 @@ class TorchAdapter(SwaMethods):
             out[name] = derived.merged(self.declared[name]) if name in self.declared else derived
         return out
 
+    def explicit(self, name: str) -> dict[str, Any]:
+        """torch's defaults that class ``name`` has another default for, or none: passed explicitly
+        (``conformance.declarations.derived_explicit``), except options it lacks."""
+        lacks = self.declarations()[name].lacks
+        return {k: v for k, v in derived_explicit(name, self.classes()[name]).items() if k not in lacks}
+
+    def required(self, name: str) -> dict[str, Any]:
+        """Those of ``explicit(name)`` the class requires (no default): every construction passes them."""
+        needed = derived_required(name, self.classes()[name])
+        return {k: v for k, v in self.explicit(name).items() if k in needed}
+
     def torch_own(self, name: str) -> bool:
         """Whether the class tested under ``name`` (optimizer or scheduler) is torch's own."""
         cls = self.classes().get(name) or self.scheduler_classes().get(name)
         return cls is not None and torch_own(cls)
 
     def version(self) -> str:
+        """torch's version, and the module's (its ``__version__``, else its distribution's: pytorch-optimizer
+        has no ``__version__``), which the report records."""
         own = getattr(self.module, "__version__", None)
+        if own is None and self.module_name != "torch.optim":
+            own = next(iter(_distribution_versions(self.module_name)), None)
         return f"torch {torch.__version__}" + (f", {self.module_name} {own}" if own else "")
 
     def classes(self) -> dict[str, type]:
@@ -276,12 +388,26 @@ class TorchAdapter(SwaMethods):
             out.append("foreach")
         if "fused" in parameters:
             out.append("fused")
+        if "differentiable" in parameters:
+            out.append("differentiable")
+        if name not in UNCOMPILED:
+            out.append("compile")
+        if "capturable" in parameters:  # on CPU too, where it is "not supported" with the reason
+            out.append("capturable")
         return tuple(out)
 
+    def covers(self, variant: str, case: str | None) -> bool:
+        """``compile`` runs the kernel-size catalogue cases alone (``...-kernel``: one per compiled optimizer,
+        its options on, params of 1 to 65,537 elements and two matrices, the sizes where inductor's generated
+        loops have their vector remainders and block edges): inductor compiles every optimizer built, seconds
+        each, so the whole catalogue, the API checks and the property layer's examples would take hours."""
+        return variant != "compile" or (case is not None and case.endswith("-kernel"))
+
     def capabilities(self) -> Capabilities:
-        devices = {"cpu": ("forloop", "foreach", "fused", "default")}
+        every = ("forloop", "foreach", "fused", "default", *OPT_IN)
+        devices = {"cpu": every}
         if torch.cuda.is_available():
-            devices["cuda"] = ("forloop", "foreach", "fused", "default")
+            devices["cuda"] = every
         return Capabilities(
             optimizers=frozenset(self.classes()),
             schedulers=frozenset(self.scheduler_classes()),
@@ -290,6 +416,7 @@ class TorchAdapter(SwaMethods):
             features=frozenset({"state_dict", "sparse", "complex", "torch_api"}),
             declarations=self.declarations(),
             swa=frozenset(self.swa_functions()) - {"SWALR"},
+            opt_in=frozenset(OPT_IN),
         )
 
     def unsupported(self, meta: dict[str, Any], dtype: str, device: str, variant: str) -> str | None:
@@ -298,7 +425,16 @@ class TorchAdapter(SwaMethods):
             return "not supported: torch's fused kernels take real floating-point params only"
         if variant == "fused" and (meta.get("gradients") or {}).get("pattern") == "sparse":
             return "not supported: torch's fused kernels do not take sparse gradients"
-        return None
+        if variant == "differentiable" and meta.get("leaf_params"):
+            # torch refuses to update a leaf that requires grad in place under differentiable=True (by
+            # design, pytorch/pytorch#150183); the check's own recipe holds leaf params.
+            return (
+                "not supported: differentiable=True steps non-leaf params (in a graph); this check's params "
+                "are leaves"
+            )
+        if variant == "capturable" and not device.startswith("cuda"):
+            return "not supported: capturable needs CUDA"
+        return compile_unsupported() if variant == "compile" else None
 
     def make_optimizer(
         self,
@@ -312,14 +448,23 @@ class TorchAdapter(SwaMethods):
     ) -> TorchOptimizerRun:
         if variant not in self.variants_of(name, device.split(":")[0]):
             raise NotSupported(f"{name} has no {variant} variant")
-        return TorchOptimizerRun(
-            self.classes()[name], groups, hyper, dtype, device, VARIANT_FLAGS.get(variant, {})
-        )
+        if reason := self.unsupported({"optimizer": name, "dtype": dtype}, dtype, device, variant):
+            raise NotSupported(reason.removeprefix("not supported: "))
+        cls, flags = self.classes()[name], VARIANT_FLAGS.get(variant, {})
+        hyper = {**self.explicit(name), **hyper}
+        return TorchOptimizerRun(cls, groups, hyper, dtype, device, flags, compiled=variant == "compile")
 
     def repro(self, name: str, hyper: dict[str, Any], variant: str) -> str:
-        """The constructor line of a reproduction snippet."""
-        args = ", ".join(f"{k}={v!r}" for k, v in {**hyper, **VARIANT_FLAGS.get(variant, {})}.items())
-        return f"{self.module_name}.{name}(groups, {args})"
+        """The constructor line of a reproduction snippet (for ``compile``, with the compiled step after it;
+        for ``differentiable``, the params must be non-leaf tensors in a graph, e.g. ``p.clone()``)."""
+        given = {**self.explicit(name), **hyper, **VARIANT_FLAGS.get(variant, {})}
+        args = ", ".join(f"{k}={v!r}" for k, v in given.items())
+        line = f"{self.module_name}.{name}(groups, {args})"
+        if variant == "compile":
+            return f"{line}  # then: step = torch.compile(opt.step, fullgraph=False); step()"
+        if variant == "differentiable":
+            return f"{line}  # groups' params: non-leaf tensors in a graph (leaf.clone())"
+        return line
 
     def make_scheduler(
         self,
@@ -333,6 +478,8 @@ class TorchAdapter(SwaMethods):
         """The module's schedulers on its own ``optimizer`` class, or torch.optim's if it has none (a module
         of schedulers only): lrs are the same Python floats whichever optimizer holds them."""
         cls = self.classes().get(optimizer) or getattr(torch.optim, optimizer)
+        if optimizer in self.classes():
+            hyper = {**self.explicit(optimizer), **hyper}
         params = [
             {**g, "params": [torch.tensor(p, dtype=torch.float64, device=device) for p in g["params"]]}
             for g in groups

@@ -10,7 +10,7 @@ Ids read as ``Class``, ``Class:detail`` and ``Class-variant`` / ``Class:detail-v
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +19,8 @@ import pytest
 from conformance.adapters.base import NotSupported
 from conformance.api.setups import SETUPS, Setup
 from conformance.declarations import declaration, lacking, options_used
-from conformance.plugin import Param, not_supported
+from conformance.options import checks
+from conformance.plugin import Param, covers, not_supported
 
 # What each optional feature (``Capabilities.features``) stands for, for the skip reasons.
 FEATURES = {
@@ -63,8 +64,11 @@ class Spec:
     ``details(name, session)``: ``(detail id, payload)`` pairs, one case each; ``applies(setup, classes)``:
     whether the check is for this optimizer, given all the candidate's classes; ``limits``: the description
     an adapter's ``unsupported()`` reads (complex params, sparse gradients); ``uses(payload)``: the options a
-    detail needs (a class that lacks one is "not supported" for it); ``validation``: the check is about
-    argument validation ("not supported" for a class declaring it validates nothing).
+    detail needs (a class that lacks one is "not supported" for it); ``runs(payload)``: the variants a detail
+    runs (a state dict saved by one, loaded in another), each asked of ``unsupported()`` (a check of the class
+    as a whole otherwise runs, and asks, its first variant); ``validation``: the check is about argument
+    validation ("not supported" for a class declaring it validates nothing); ``variants``: with
+    ``per_variant``, only these of the class's variants (a check of one variant's own behaviour).
     """
 
     needs: tuple[str, ...] = ()
@@ -73,7 +77,9 @@ class Spec:
     applies: Callable[[Setup, frozenset[str]], bool] = lambda setup, classes: True
     limits: dict[str, Any] = field(default_factory=dict)
     uses: Callable[[Any], Iterable[str]] = lambda payload: ()
+    runs: Callable[[Any], Iterable[str]] = lambda payload: ()
     validation: bool = False
+    variants: tuple[str, ...] = ()
 
 
 def check(**spec: Any) -> Callable[[Callable[..., None]], Callable[..., None]]:
@@ -113,20 +119,35 @@ def api_dtype(session: Any) -> str | None:
     )
 
 
-def variants_of(session: Any, name: str) -> list[str]:
-    """The variants of ``name`` on the run's device, restricted to ``--variant`` where given."""
+def offered_variants(session: Any, name: str) -> list[str]:
+    """Every variant of ``name`` on the run's device."""
     device_type = session.device.split(":")[0]
     offered_by = getattr(session.adapter, "variants_of", None)
+    if offered_by:
+        return list(offered_by(name, device_type))
+    return list(session.adapter.capabilities().variants.get(device_type, ("default",)))
+
+
+def variants_of(session: Any, name: str) -> list[str]:
+    """The variants of ``name`` on the run's device that the run selects (``--variant``, or by default)."""
+    offered = offered_variants(session, name)
+    chosen = checks.selected(session.variants, offered, session.adapter.capabilities())
+    return [v for v in chosen if v in offered and covers(session.adapter, None, v)]
+
+
+def class_variant(session: Any, name: str) -> str:
+    """The variant a check of the class as a whole drives it through: the first the run selects that is not
+    an opt-in mode (``--variant differentiable`` alone still checks the class as a whole with its first
+    default variant, e.g. torch's for-loop; the opt-in variants have their own per-variant checks)."""
     capabilities = session.adapter.capabilities()
-    offered = (
-        list(offered_by(name, device_type))
-        if offered_by
-        else list(capabilities.variants.get(device_type, ("default",)))
-    )
-    return [v for v in offered if session.variants is None or v in session.variants]
+    chosen = [v for v in variants_of(session, name) if v not in capabilities.opt_in]
+    default = checks.selected(None, offered_variants(session, name), capabilities)
+    return next(iter(chosen or default), "default")
 
 
-def _unsupported(session: Any, spec: Spec, setup: Setup, dtype: str | None, variant: str) -> str | None:
+def _unsupported(
+    session: Any, spec: Spec, setup: Setup, dtype: str | None, variants: Sequence[str]
+) -> str | None:
     if session.skip_reason:
         return session.skip_reason
     if dtype is None:
@@ -140,12 +161,14 @@ def _unsupported(session: Any, spec: Spec, setup: Setup, dtype: str | None, vari
         "optimizer": setup.name,  # what a sharded candidate's limits are about (LBFGS, Adafactor, ...)
         "dtype": spec.limits.get("dtype", dtype),
         "gradients": spec.limits.get("gradients"),
+        # A check driving torch's API builds its own params: leaf tensors (differentiable=True needs
+        # non-leaf ones), unless it is a check of given variants, which builds what they need.
+        "leaf_params": "torch_api" in spec.needs and not spec.variants,
     }
     if setup.sparse:
         meta["gradients"] = {"pattern": "sparse"}
-    if limits and variant:
-        return limits(meta, dtype, session.device, variant)
-    return None
+    reasons = (limits(meta, dtype, session.device, v) for v in variants) if limits else ()
+    return next((r for r in reasons if r), None)
 
 
 def cases(spec: Spec, session: Any) -> list[ApiCase]:
@@ -160,16 +183,20 @@ def cases(spec: Spec, session: Any) -> list[ApiCase]:
         setup = setup.without(declared.lacks)
         details = list(spec.details(name, session)) if spec.details else [("", None)]
         variants = variants_of(session, name) if spec.per_variant else [""]
+        if spec.variants:
+            variants = [v for v in variants if v in spec.variants]
         for detail, payload in details:
             used = set(spec.uses(payload))
-            own = _unsupported(session, spec, setup, dtype, "")
+            # the variants every case of the detail runs (a per-variant case adds its own below)
+            shared = list(spec.runs(payload)) or ([] if spec.per_variant else [class_variant(session, name)])
+            own = _unsupported(session, spec, setup, dtype, shared)
             own = own or lacking(session.impl, name, declared, used)
             if own is None and spec.validation and not declared.validates:
                 own = (
                     f"not supported: {session.impl} declares that its {name} does not validate its arguments"
                 )
             for variant in variants:
-                reason = own or _unsupported(session, spec, setup, dtype, variant)
+                reason = own or _unsupported(session, spec, setup, dtype, [variant] if variant else [])
                 options = frozenset(options_used(name, setup.hyper) | used)
                 out.append(
                     ApiCase.make(

@@ -14,6 +14,7 @@ import numpy as np
 
 from conformance.adapters.base import TORCH_LAYOUT, ClassDeclaration
 from conformance.metrics import normwise_error
+from conformance.schedules import FLOOR, SCHEDULE_RTOL
 from conformance.state import as_torch, compared_keys
 
 
@@ -34,9 +35,13 @@ def max_abs(x: Any) -> float:
     return float(np.max(np.abs(np.asarray(x)), initial=0.0))
 
 
-def array_error(actual: Any, expected: Any) -> float:
+def array_error(actual: Any, expected: Any, floor: float = 0.0) -> float:
     """Norm-wise relative error of two arrays over their finite entries; inf for a shape mismatch or where
-    the non-finite entries differ (NaN where the reference has NaN is agreement: both broke down)."""
+    the non-finite entries differ (NaN where the reference has NaN is agreement: both broke down).
+
+    ``floor``: the smallest scale the error is measured against (``ApiContext.floors``), for an expected
+    value that is zero or has cancelled far below the magnitudes it was computed from. Without one, an
+    all-zero expected array is compared by the absolute error."""
     a, e = np.asarray(actual), np.asarray(expected)
     if a.shape != e.shape:
         return float("inf")
@@ -45,43 +50,49 @@ def array_error(actual: Any, expected: Any) -> float:
         a[~finite_a], e[~finite_e], equal_nan=True
     ):
         return float("inf")
-    return normwise_error(np.where(finite_a, a, 0), np.where(finite_e, e, 0))
+    a, e = np.where(finite_a, a, 0), np.where(finite_e, e, 0)
+    return normwise_error(a, e, max(max_abs(e), floor) if floor > 0 else None)
 
 
 def _number(value: Any) -> bool:
     return isinstance(value, (int, float, complex, np.ndarray)) and not isinstance(value, bool)
 
 
-def _same(actual: Any, expected: Any, rtol: float) -> bool:
+def _same(actual: Any, expected: Any, rtol: float, floor: float = 0.0) -> bool:
     actual, expected = plain(actual), plain(expected)
     if isinstance(expected, list) or isinstance(actual, list):
         return (
             isinstance(actual, list)
             and isinstance(expected, list)
             and len(actual) == len(expected)
-            and all(_same(a, e, rtol) for a, e in zip(actual, expected))
+            and all(_same(a, e, rtol, floor) for a, e in zip(actual, expected))
         )
     if _number(actual) and _number(expected):
         if rtol == 0:
             return np.array_equal(np.asarray(actual), np.asarray(expected), equal_nan=True)
-        return array_error(actual, expected) <= rtol
+        return array_error(actual, expected, floor) <= rtol
     return actual == expected
 
 
 def params(
-    actual: Sequence[Any], expected: Sequence[Any], rtol: float | Sequence[float], what: str = ""
+    actual: Sequence[Any],
+    expected: Sequence[Any],
+    rtol: float | Sequence[float],
+    what: str = "",
+    floors: Sequence[float] | None = None,
 ) -> list[str]:
     """Differences between two lists of params (``what``: e.g. "after step 3"); ``rtol`` per param or one
-    for all."""
+    for all; ``floors``: per param, the smallest scale its error is measured against (``array_error``)."""
     if len(actual) != len(expected):
         return [f"{len(actual)} params {what}, the reference has {len(expected)}"]
     rtols = [rtol] * len(expected) if isinstance(rtol, (int, float)) else list(rtol)
+    floors = list(floors) if floors is not None else [0.0] * len(expected)
     out = []
-    for i, (a, e, tol) in enumerate(zip(actual, expected, rtols)):
+    for i, (a, e, tol, floor) in enumerate(zip(actual, expected, rtols, floors)):
         if np.shape(a) != np.shape(e):
             out.append(f"param {i} {what} has shape {np.shape(a)}, the reference's {np.shape(e)}")
-        elif not _same(np.asarray(a), np.asarray(e), tol):
-            err = array_error(a, e)
+        elif not _same(np.asarray(a), np.asarray(e), tol, floor):
+            err = array_error(a, e, floor)
             bound = "bitwise equality" if tol == 0 else f"tolerance {tol:.3g}"
             out.append(f"param {i} {what}: max rel error {err:.3g} (needs {bound})")
     return out
@@ -158,6 +169,20 @@ def _short(value: Any) -> str:
 def same_values(actual: Any, expected: Any, rtol: float = 0.0) -> bool:
     """Whether two values (numbers, arrays, tuples/lists of them) agree within ``rtol``."""
     return _same(actual, expected, rtol)
+
+
+def same_lrs(actual: Sequence[Any], expected: Sequence[Any], groups: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether the candidate's lrs (one per group) are the reference's (``groups``: the reference's param
+    groups) within the schedule tolerance. Each is measured against at least ``FLOOR`` times its group's
+    scale, its initial lr or its lr now where larger: a scheduled lr that reaches or cancels towards 0
+    (LinearLR to ``end_factor=0``) carries the rounding of the base lr it was computed from, as scheduled
+    values do in the vector check (``conformance.schedules.FLOOR``, where the floor is derived)."""
+    if len(actual) != len(expected) or len(expected) != len(groups):
+        return False
+    return all(
+        _same(a, e, SCHEDULE_RTOL, FLOOR * max(abs(float(g.get("initial_lr", 0.0))), abs(float(e))))
+        for a, e, g in zip(actual, expected, groups)
+    )
 
 
 def mapping(

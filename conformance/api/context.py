@@ -21,16 +21,16 @@ import pytest
 import conformance
 import refimpl
 from conformance import scalars
-from conformance.adapters.base import NotSupported
+from conformance.adapters.base import CandidateFault, NotSupported
 from conformance.adapters.refimpl_adapter import RefimplAdapter
 from conformance.api import compare
-from conformance.api.cases import ApiCase, variants_of
+from conformance.api.cases import ApiCase, class_variant
 from conformance.api.setups import SETUPS, Setup
 from conformance.declarations import declaration
 from conformance.invalid_inputs import raised
 from conformance.plugin import tolerance_of
 from conformance.repro import replay_line, vectors_arg
-from conformance.tolerances import trajectory_rtol
+from conformance.tolerances import EPS, GROWTH, TINY, trajectory_rtol
 
 REFERENCE = RefimplAdapter()
 # The suite's own code: an exception raised here is the suite's, not the candidate's.
@@ -87,10 +87,16 @@ class ApiContext:
         self.name = case.optimizer
         # What the class declares: the setup leaves out the options it lacks (they take their defaults).
         self.declared = declaration(self.adapter, case.optimizer)
-        self.setup: Setup = SETUPS[case.optimizer].without(self.declared.lacks)
+        # torch's defaults the class has other defaults for (or none) are passed explicitly (test_defaults
+        # alone constructs without them: it names the difference).
+        explicit, required = getattr(self.adapter, "explicit", None), getattr(self.adapter, "required", None)
+        self.explicit: dict[str, Any] = explicit(case.optimizer) if explicit else {}
+        # Those the class requires: even the checks of invalid arguments pass them.
+        self.required: dict[str, Any] = required(case.optimizer) if required else {}
+        self.setup: Setup = SETUPS[case.optimizer].without(self.declared.lacks).given(self.explicit)
         # A check of the class as a whole drives it through the protocol as its first variant.
         self.dtype, self.device = case.dtype, case.device
-        self.variant = case.variant or (variants_of(session, case.optimizer) or ["default"])[0]
+        self.variant = case.variant or class_variant(session, case.optimizer)
         self.features = self.adapter.capabilities().features
         # float64: the harness's float64 tolerance; lower precisions: the trajectory tolerance after the
         # longest API run (both derived in conformance.tolerances).
@@ -114,6 +120,7 @@ class ApiContext:
         self.resume_rtol = 0.0 if self.device == "cpu" else self.rtol
         self.script = Script()
         self._drift: dict[str, tuple[list[Any], list[float]]] = {}
+        self._held: dict[str, list[float]] = {}
 
     # -- the candidate ----------------------------------------------------------------------------------
 
@@ -192,7 +199,8 @@ class ApiContext:
         """Fail with ``headline`` if the params differ beyond ``rtol`` (default: the check's tolerance,
         widened by the setup's ``update_rtol`` of every step the reference has made in run ``run``)."""
         tolerance = self.tolerances(run, expected) if rtol is None else rtol
-        problems = compare.params(actual, expected, tolerance, when)
+        floors = self.floors(run, expected, self.rtol if rtol is None else rtol)
+        problems = compare.params(actual, expected, tolerance, when, floors)
         if problems:
             self.fail(headline, *problems)
 
@@ -206,7 +214,34 @@ class ApiContext:
             (drift[i] + compare.max_abs(a - last[i])) if i < len(drift) and a.shape == last[i].shape else 0.0
             for i, a in enumerate(arrays)
         ]
+        self._held[run] = self._held_by(run, arrays)
         self._drift[run] = (arrays, drift)
+
+    def _held_by(self, run: str, arrays: Sequence[Any]) -> list[float]:
+        """Per param of ``run``: the largest magnitude the reference's param has held so far (``arrays``
+        included; a param first seen now, or of another shape than before, starts from here)."""
+        arrays = [np.asarray(a) for a in arrays]
+        held, last = self._held.get(run, []), self._drift.get(run, (arrays, []))[0]
+        return [
+            max(held[i] if i < len(held) and a.shape == np.shape(last[i]) else 0.0, compare.max_abs(a))
+            for i, a in enumerate(arrays)
+        ]
+
+    def floors(self, run: str, expected: Sequence[Any], rtol: float) -> list[float]:
+        """Per param: the smallest scale its error is measured against (``compare.array_error``).
+
+        A param whose expected value is zero, or has cancelled far below the magnitudes it was computed
+        from (a param of 1 moved by -1 + 1e-17), carries the absolute rounding of the operations that made
+        it at the largest magnitude it held: relative to its own size that is "100 %". Its error is
+        therefore measured against at least ``GROWTH x eps / rtol`` times that magnitude, so that the
+        absolute tolerance there is GROWTH (16, the trajectory tolerance's count of roundings,
+        ``conformance.tolerances``) eps of the magnitude, as for scheduled values (``schedules.FLOOR``).
+        float64 with rtol 1e-10: 3.6e-5 of the magnitude; any value above that is compared relatively, as
+        before. A param the reference never moved off 0 has no magnitude: its floor is the dtype's smallest
+        normal number (as ``metrics.running_scales``), so a candidate's nonzero value there fails."""
+        held = self._held_by(run, expected)
+        eps, tiny = EPS.get(self.dtype, EPS["float64"]), TINY.get(self.dtype, TINY["float64"])
+        return [max(GROWTH * eps * h / rtol if rtol > 0 else 0.0, tiny) for h in held]
 
     def tolerances(self, run: str, expected: Sequence[Any]) -> list[float]:
         """The check's tolerance per param of ``run``: ``rtol``, plus ``update_rtol`` times the param's summed
@@ -222,7 +257,10 @@ class ApiContext:
 
     def raised_by_candidate(self, error: BaseException) -> bool:
         """Whether ``error`` comes from the candidate: raised outside the suite's own packages (conformance,
-        refimpl), whose errors are the suite's bugs and must show as such."""
+        refimpl), whose errors are the suite's bugs and must show as such; or reported by an adapter as the
+        candidate's (``CandidateFault``: a rank of a sharded candidate that raised)."""
+        if isinstance(error, CandidateFault):
+            return True
         frames = traceback.extract_tb(error.__traceback__)
         if not frames:
             return False

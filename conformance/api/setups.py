@@ -56,6 +56,11 @@ class Setup:
             return self
         return replace(self, hyper={k: v for k, v in self.hyper.items() if k not in lacks})
 
+    def given(self, options: Mapping[str, Any]) -> Setup:
+        """This setup with ``options`` passed too where it leaves them out (torch's defaults a class has
+        another default for or none: ``conformance.declarations.derived_explicit``)."""
+        return replace(self, hyper={**options, **self.hyper}) if options else self
+
     def initial(self, *, complex_: bool = False, shapes: tuple[Shape, ...] | None = None) -> list[np.ndarray]:
         """Seeded starting params (complex: a random imaginary part too)."""
         rng = np.random.default_rng([7, len(self.name)])

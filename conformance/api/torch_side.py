@@ -7,6 +7,7 @@ torch), so the expected values are computed, never written down.
 
 from __future__ import annotations
 
+import builtins
 import io
 import warnings
 from collections.abc import Callable, Sequence
@@ -18,6 +19,7 @@ import refimpl.lr_scheduler
 import refimpl.optim
 from conformance.adapters.torch_adapter import VARIANT_FLAGS, to_numpy
 from conformance.api.context import ApiContext
+from conformance.plugin import FILTERED_WARNINGS
 
 try:
     import torch
@@ -187,9 +189,14 @@ def inputs(ctx: ApiContext, t: int) -> Any:
 
 
 def recorded_warnings(action: Callable[[], Any]) -> list[str]:
-    """The messages of the warnings ``action`` raises (every one, even if seen before)."""
+    """The messages of the warnings ``action`` raises (every one, even if seen before), but those the suite
+    itself makes torch give (``conformance.plugin.FILTERED_WARNINGS``: torch's once-per-process sparse
+    invariants warning, which otherwise lands in whichever check first builds a sparse tensor)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        for line in FILTERED_WARNINGS:
+            action_name, message, category = line.split(":")
+            warnings.filterwarnings(action_name, message=message, category=getattr(builtins, category))
         action()
     return [str(w.message) for w in caught]
 

@@ -22,6 +22,7 @@ import numpy as np
 from conformance.adapters.base import NotSupported
 from conformance.bench.timing import Timing, measure
 from conformance.bench.traffic import HYPER, NOT_BENCHED, TRAFFIC
+from conformance.options import checks
 
 ITEMSIZE = {"float64": 8, "float32": 4, "bfloat16": 2, "float16": 2}
 # One tensor at four sizes (the step-time-against-size curve), and the two larger ones split over tensors
@@ -182,7 +183,8 @@ class _Bench:
         device_type = self.config.device.split(":")[0]
         of = getattr(adapter, "variants_of", None)
         offered = of(name, device_type) if of else adapter.capabilities().variants.get(device_type, ())
-        return [v for v in offered if self.config.variants is None or v in self.config.variants]
+        chosen = None if self.config.variants is None else list(self.config.variants)
+        return [v for v in checks.selected(chosen, list(offered), adapter.capabilities()) if v in offered]
 
     def _measure(self, adapter: Any, name: str, variant: str, size: Size) -> tuple[Timing, bool]:
         """The timing of one configuration, and whether it includes the adapter's conversions. The

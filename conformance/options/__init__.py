@@ -39,7 +39,8 @@ OPTIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ),
     (
         "--variant",
-        "forloop, foreach, fused (default: all supported); repeatable or comma-separated",
+        "forloop, foreach, fused (default: all supported); differentiable, compile, capturable on request; "
+        "all: every one; repeatable or comma-separated",
         {"action": "append"},
     ),
     ("--vectors", "vectors directory (default: the golden vectors shipped in the package)", {}),

@@ -96,19 +96,34 @@ def dtypes(values: list[str] | None, default: tuple[str, ...]) -> list[str]:
     return chosen
 
 
+ALL_VARIANTS = "all"
+
+
 def variants(values: list[str] | None, impl: str, capabilities: Capabilities) -> list[str] | None:
-    """The chosen variants (``None``: every variant the candidate offers), each one the candidate declares
-    on some device."""
+    """The chosen variants (``None``: every variant the candidate offers but its opt-in ones; ``["all"]``:
+    every one it offers), each one the candidate declares on some device."""
     chosen = split(values)
     if chosen is None:
         return None
+    if ALL_VARIANTS in chosen:
+        return [ALL_VARIANTS]
     offered = sorted({v for vs in capabilities.variants.values() for v in vs})
     bad = [v for v in chosen if v not in offered]
     if bad or not chosen:
         raise OptionError(
-            f"--variant {','.join(bad) or '(empty)'}: {impl} has no such variant; valid: {', '.join(offered)}"
+            f"--variant {','.join(bad) or '(empty)'}: {impl} has no such variant; valid: "
+            f"{', '.join(offered)}, {ALL_VARIANTS}"
         )
     return chosen
+
+
+def selected(chosen: list[str] | None, offered: list[str], capabilities: Capabilities) -> list[str]:
+    """The variants to run of a class that offers ``offered``: those ``--variant`` names (``chosen``; one the
+    class lacks is then reported "not supported"), every one offered for ``all``, and without the option
+    every one offered but the candidate's opt-in variants."""
+    if chosen is None:
+        return [v for v in offered if v not in capabilities.opt_in]
+    return list(offered) if chosen == [ALL_VARIANTS] else list(chosen)
 
 
 def check_timeout(value: str) -> float:

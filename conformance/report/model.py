@@ -54,10 +54,12 @@ HEADER_KEYS = (
     ("dtypes", "dtypes"),
     ("variants", "variants"),
     ("vectors", "vectors"),
+    ("vectors_option", "--vectors"),
     ("vectors_format_version", "vectors format"),
     ("vectors_manifest_sha256", "vectors manifest sha256"),
     ("vectors_torch_version", "vectors made with torch"),
     ("known_deviations_file", "known deviations file"),
+    ("torch_own", "torch's own classes (re-exported)"),
     ("date", "date"),
     ("command", "command line"),
 )
@@ -239,9 +241,10 @@ VECTOR_CHECKS = ("test_trajectory", "test_single_step", "test_schedule")
 REPRODUCE_MARK = "\n  reproduce:\n"
 
 
-def split_message(record: dict[str, Any], candidate: str) -> tuple[str, str]:
+def split_message(record: dict[str, Any], candidate: str, vectors: str | None = None) -> tuple[str, str]:
     """(what went wrong, how to reproduce it): the harness's message ends with a reproduction; a record
-    without one gets the generic ``replay`` call built from its own fields."""
+    without one gets the generic ``replay`` call built from its own fields, reading the vectors the run
+    read (``vectors``: the run's ``--vectors``, None for the packaged ones)."""
     message = str(record.get("message", "")).strip("\n")
     head, mark, tail = message.partition(REPRODUCE_MARK)
     if mark:
@@ -249,6 +252,8 @@ def split_message(record: dict[str, Any], candidate: str) -> tuple[str, str]:
     check = str(record.get("check", "test_trajectory"))
     keys = ("dtype", "device", "variant") if check in VECTOR_CHECKS else ("device",)
     args = ", ".join(f"{k}={record[k]!r}" for k in keys if isinstance(record.get(k), str) and record[k])
+    if vectors:
+        args += f"{', ' if args else ''}vectors={vectors!r}"
     # A vector case reruns by its case id; an API check by its case and the check's name.
     check = check.removeprefix("test_") if check in VECTOR_CHECKS else f"api:{check}"
     replay = (
@@ -330,6 +335,7 @@ def details(data: dict[str, Any]) -> list[Detail]:
     the first check of every root cause (``causes``) before the rest, so a capped list still shows every
     cause, then run order."""
     candidate = str(data["environment"].get("candidate", "?"))
+    vectors = data["environment"].get("vectors_option")
     seen: set[str] = set()
     first_of_cause = set()
     for i, r in enumerate(data["records"]):
@@ -345,7 +351,7 @@ def details(data: dict[str, Any]) -> list[Detail]:
     ]
     out = []
     for i, r in enumerate(chosen):
-        message, reproduction = split_message(r, candidate)
+        message, reproduction = split_message(r, candidate, vectors if isinstance(vectors, str) else None)
         metrics = dict(r.get("metrics") or {})
         shown = [
             ("first step beyond tolerance", metrics.get("first_bad_step")),

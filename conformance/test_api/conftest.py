@@ -34,6 +34,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         pytest.param(c, id=c.id, marks=[pytest.mark.skip(reason=c.unsupported)] if c.unsupported else [])
         for c in cases(spec, session)
     ]
+    if not params and spec.variants:
+        chosen = ", ".join(spec.variants)
+        reason = f"not supported: a check of the {chosen} variant, which this run does not select (--variant)"
+        params = [pytest.param(None, id="none", marks=[pytest.mark.skip(reason=reason)])]
     if not params:
         reason = f"not supported: no case of this check applies to {session.impl} (e.g. a single variant)"
         params = [pytest.param(None, id="none", marks=[pytest.mark.skip(reason=reason)])]

@@ -27,7 +27,7 @@ def _construct(api: ApiContext, param: Any, kwargs: dict[str, Any]) -> Any:
     """The candidate's constructor on one param: its own class for a torch-API candidate, else the
     adapter's ``make_optimizer``."""
     if "torch_api" in api.features:
-        return api.cls([ts.tensor(api, param, requires_grad=True)], **kwargs)
+        return api.cls([ts.tensor(api, param, requires_grad=True)], **{**api.required, **kwargs})
     return api.make([{"params": [param.copy()]}], kwargs)
 
 
@@ -149,7 +149,7 @@ def test_torch_error_input(api: ApiContext, api_case: ApiCase) -> None:
         return {k: value(v) for k, v in entry.kwargs.items()}
 
     def candidate() -> None:
-        opt = api.cls(error_params(entry.params, tensor), **kwargs(torch_.tensor))
+        opt = api.cls(error_params(entry.params, tensor), **{**api.required, **kwargs(torch_.tensor)})
         if entry.on_step:
             for p in (p for g in opt.param_groups for p in g["params"]):
                 p.grad = torch_.rand_like(p)

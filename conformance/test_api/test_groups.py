@@ -13,6 +13,7 @@ from conformance.api import compare, derive
 from conformance.api import torch_side as ts
 from conformance.api.cases import TORCH_API, ApiCase, check, steps_on_gradients, trains_a_model
 from conformance.api.context import ApiContext
+from conformance.api.setups import SETUPS
 from conformance.api.twin import Twin
 
 
@@ -26,9 +27,10 @@ def test_param_group_keys(api: ApiContext) -> None:
     """param_groups[0] of a default-constructed optimizer has the reference's (torch 2.13's) keys and
     values, and holds the param given."""
     param = api.setup.initial()[0]
-    api.script.add(f"opt = {api.name}([p])  # p: shape {param.shape}")
-    opt = api.cls([ts.tensor(api, param, requires_grad=True)])
-    ref = getattr(refimpl.optim, api.name)([param.copy()])
+    required = api.required  # what the class cannot be built without (optimi's lr), at torch's default
+    api.script.add(f"opt = {api.name}([p], **{required!r})  # p: shape {param.shape}")
+    opt = api.cls([ts.tensor(api, param, requires_grad=True)], **required)
+    ref = getattr(refimpl.optim, api.name)([param.copy()], **required)
     got, want = group_items(opt.param_groups[0]), group_items(ref.param_groups[0])
     lacks = api.declared.lacks
     api.expect(
@@ -40,8 +42,10 @@ def test_param_group_keys(api: ApiContext) -> None:
 
 @check(needs=TORCH_API)
 def test_defaults(api: ApiContext) -> None:
-    """optimizer.defaults holds the reference's defaults, with the constructor's arguments in place."""
-    param, hyper = api.setup.initial()[0], dict(api.setup.hyper)
+    """optimizer.defaults holds the reference's defaults, with the constructor's arguments in place (torch's
+    defaults the class has others for are not passed here: this check names the difference)."""
+    hyper = {**api.required, **SETUPS[api.name].without(api.declared.lacks).hyper}
+    param = api.setup.initial()[0]
     api.script.add(f"opt = {api.name}([p], **{hyper!r})")
     opt = api.cls([ts.tensor(api, param, requires_grad=True)], **hyper)
     ref = getattr(refimpl.optim, api.name)([param.copy()], **hyper)

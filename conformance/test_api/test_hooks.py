@@ -66,6 +66,14 @@ class Side:
         return hook
 
 
+def global_hooks(module: Any) -> Any:
+    """Where the candidate's global step hooks are registered: its ``optimizer`` module where that has
+    torch's registration functions (``torch.optim.optimizer`` for torch.optim), else torch's, which every
+    ``torch.optim.Optimizer`` subclass runs (pytorch_optimizer's ``optimizer`` is a package of classes)."""
+    own = getattr(module, "optimizer", None)
+    return own if callable(getattr(own, "register_optimizer_step_pre_hook", None)) else torch_hooks
+
+
 def sides(api: ApiContext) -> tuple[Side, Side]:
     """The candidate's optimizer and the reference's, over the same params (one group each, so a hook's lr
     is the run's)."""
@@ -74,7 +82,7 @@ def sides(api: ApiContext) -> tuple[Side, Side]:
     candidate = ts.construct(api, [{"params": tensors}], hyper)
     reference = ts.reference(api, [{"params": tensors}], hyper)
     return (
-        Side(candidate, lambda o, t: ts.step_torch(api, o, t), getattr(api.module, "optimizer", torch_hooks)),
+        Side(candidate, lambda o, t: ts.step_torch(api, o, t), global_hooks(api.module)),
         Side(reference, lambda o, t: ts.step_reference(api, o, t), reference_hooks),
     )
 

@@ -19,7 +19,6 @@ from conformance.api import compare
 from conformance.api import torch_side as ts
 from conformance.api.cases import TORCH_API, ApiCase, check, scheduled
 from conformance.api.context import ApiContext
-from conformance.schedules import SCHEDULE_RTOL
 
 Recipe = list[tuple[str, dict[str, Any]]]
 
@@ -104,7 +103,7 @@ def epochs(api: ApiContext, candidate: Scheduled, reference: Scheduled, first: i
         candidate.epoch(epoch)
         reference.epoch(epoch)
         when = f"after epoch {epoch + 1}"
-        if not compare.same_values(candidate.lrs(), reference.lrs(), SCHEDULE_RTOL):
+        if not compare.same_lrs(candidate.lrs(), reference.lrs(), reference.optimizer.param_groups):
             api.fail(f"{when} the groups' lrs are {candidate.lrs()}, the reference's {reference.lrs()}")
         got, want = ts.params_of(candidate.optimizer), ts.params_of(reference.optimizer)
         api.expect_params(got, want, "a scheduled run is not the reference's", when)

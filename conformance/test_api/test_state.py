@@ -78,7 +78,7 @@ def variant_pairs(name: str, session: Any) -> list[tuple[str, Any]]:
     return [(f"{a}-to-{b}", (a, b)) for a in offered for b in offered if a != b]
 
 
-@check(needs=STATE, details=variant_pairs)
+@check(needs=STATE, details=variant_pairs, runs=lambda pair: pair)
 def test_resume_across_variants(api: ApiContext, api_case: ApiCase) -> None:
     """A state dict saved by one variant loads into another, which goes on as the saving one does (within
     the tolerance: the kernels round differently)."""

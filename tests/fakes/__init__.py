@@ -14,4 +14,8 @@ a message naming what is wrong:
   ``reexport_own_asgd`` adds its own ASGD, which must not be judged by torch's known deviations;
 - ``imports_lr_scheduler``: ``from torch.optim import lr_scheduler`` for base classes, and its own StepLR;
   ``imports_lr_scheduler_wrong``: its own StepLR decays one epoch late.
+
+``matrix_lib`` (tests/test_matrix.py) is a library for the cross-library matrix: an Adam with a deliberate,
+declared deviation (``matrix_lib.toml``), a class of its own that conforms, re-exports of torch's classes, and
+classes it lacks.
 """

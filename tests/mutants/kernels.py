@@ -169,6 +169,29 @@ class IgnoresGradScale(KernelFault):
             self.grad_scale = saved
 
 
+class DetachesGradient(KernelFault):
+    """The step reads each gradient detached from its graph: the same values, but no derivative flows from
+    the gradient into the updated param and state (a differentiable step that is not)."""
+
+    def before(self, group: dict[str, Any]) -> Any:
+        saved = [(p, p.grad) for p in group["params"] if p.grad is not None]
+        for p, grad in saved:
+            p.grad = grad.detach()
+        return saved
+
+    def after(self, group: dict[str, Any], saved: Any) -> None:
+        for p, grad in saved:
+            p.grad = grad
+
+
+class CompiledDropsWeightDecay(DropsWeightDecay):
+    """Weight decay ignored in the step torch.compile traces (``torch.compiler.is_compiling()``), as a
+    compiled kernel that loses an argument would: the eager step, every variant, is right."""
+
+    def faulty(self, group: dict[str, Any]) -> bool:
+        return torch.compiler.is_compiling()
+
+
 def kernel_mutant(base: type, fault: type, variants: tuple[str, ...]) -> type:
     """torch's ``base`` class with ``fault`` in ``variants``, under torch's class name."""
     return type(base.__name__, (fault, base), {"variants": variants, "__module__": __name__})

@@ -1,5 +1,6 @@
 """ZeroRedundancyOptimizer whose rank 1 misbehaves at its third step, as ``OPTCONF_FAULT`` says: ``raise``
-(an exception), ``hang`` (never returns), ``die`` (the process ends). Anything else: a correct wrapper."""
+(an exception), ``hang`` (never returns), ``die`` (the process ends); ``load``: rank 1 raises loading a state
+dict. Anything else: a correct wrapper."""
 
 import os
 import time
@@ -26,3 +27,8 @@ class ZeroRedundancyOptimizer(TorchZero):
             if fault == "die":
                 os._exit(3)
         return super().step(closure, **kwargs)
+
+    def load_state_dict(self, state_dict):
+        if self.rank == 1 and os.environ.get("OPTCONF_FAULT") == "load":
+            raise RuntimeError("injected fault")
+        return super().load_state_dict(state_dict)

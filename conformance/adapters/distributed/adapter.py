@@ -20,7 +20,7 @@ import numpy as np
 
 from conformance.adapters.base import Capabilities, Closure, NotSupported
 from conformance.adapters.distributed.pool import RankFault, WorkerPool
-from conformance.adapters.torch_adapter import DTYPES, VARIANT_FLAGS, TorchAdapter
+from conformance.adapters.torch_adapter import DTYPES, OPT_IN, VARIANT_FLAGS, TorchAdapter
 
 BACKEND = "gloo"
 DEFAULT_WORLD_SIZE = 2
@@ -66,22 +66,25 @@ class DistributedRun:
         self.steps = 0
         self.sharded = spec.engine == "fsdp"
         self.shapes = [np.shape(p) for g in spec.groups for p in g["params"]]
+        # every rank's params as the last step left them (its answer carries them), until another command
+        self.stepped: list[Any] | None = None
         adapter.live[self.id] = self
         self._call("building the optimizer", "make", spec, sorted(adapter.live))
 
     def _call(self, what: str, op: str, *args: Any) -> list[Any]:
         on = f"{what} (world size {self.size})" if self.size != self.adapter.world_size else what
+        self.stepped = None  # any command may change the params (loading a state dict with FSDP2 steps)
         return self.pool.call(on, op, self.id, *args)[: self.size]
 
     def step(self, grads: list[Any]) -> None:
         self.steps += 1
-        self._call(f"step {self.steps}", "step", grads)
+        self.stepped = self._call(f"step {self.steps}", "step_and_params", grads)
 
     def step_closure(self, closure: Closure) -> float:
         raise NotSupported("closure-driven steps on a sharded optimizer")
 
     def params(self) -> list[np.ndarray]:
-        ranks = self._call(f"gathering the params after step {self.steps}", "params")
+        ranks = self.stepped or self._call(f"gathering the params after step {self.steps}", "params")
         if self.sharded:  # FSDP2: each rank's rows of every param, in rank order
             return [np.concatenate(rows).reshape(shape) for rows, shape in zip(zip(*ranks), self.shapes)]
         for rank, params in enumerate(ranks[1:], 1):
@@ -154,6 +157,7 @@ class DistributedAdapter:
             "resharded_resume": [f"{self.world_size} -> 1", f"1 -> {self.world_size}"],
             "timeout_s": self.timeout_s,
             "rendezvous_ports": list(self.pool.ports),
+            "start_s": [round(s, 1) for s in self.pool.start_seconds],
         }
 
     def capabilities(self) -> Capabilities:
@@ -162,12 +166,13 @@ class DistributedAdapter:
         return Capabilities(
             optimizers=torch_caps.optimizers,
             dtypes=frozenset(DTYPES),
-            variants={"cpu": torch_caps.variants["cpu"]},
+            variants={"cpu": tuple(v for v in torch_caps.variants["cpu"] if v not in OPT_IN)},
             features=frozenset(features),
         )
 
     def variants_of(self, name: str, device: str) -> tuple[str, ...]:
-        return self.torch.variants_of(name, device)
+        """torch's kernel variants (the opt-in modes, differentiable/compile/capturable, are not sharded)."""
+        return tuple(v for v in self.torch.variants_of(name, device) if v not in OPT_IN)
 
     def unsupported(self, meta: dict[str, Any], dtype: str, device: str, variant: str) -> str | None:
         name = meta.get("optimizer")  # the API checks' limits name no optimizer

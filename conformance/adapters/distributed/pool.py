@@ -25,15 +25,23 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from conformance.adapters.base import CandidateFault
+
 # How long N fresh interpreters may take to import torch and join the group. Measured: 5-20 s on this
 # project's loaded 2-core machine; far above that, something is wrong (a firewall, a hung import).
 START_TIMEOUT_S = 300.0
-# A rank that answered while another did not: how long the others get to answer before the silent one is
-# declared hung (they are usually blocked in a collective waiting for it, and the gloo timeout frees them).
+# A rank that raised its own error while another did not answer: how long the others get to answer (the
+# same error, if torch rejected an argument on every rank) before the run is declared out of step. Ranks
+# blocked in a collective on the one that raised answer only at the gloo timeout; the verdict names the rank
+# that raised either way, so this bounds the wait, not the attribution. A collective's timeout on a waiting
+# rank (a symptom) starts no grace: the silent peer, the likely culprit, keeps the whole timeout to answer.
 GRACE_S = 5.0
+# How long a killed rank (SIGKILL: it cannot refuse) may take to be reaped. Seconds normally; generous
+# because a loaded machine deschedules processes, and a rank still listed afterwards is a leak.
+REAP_S = 60.0
 
 
-class RankFault(Exception):
+class RankFault(CandidateFault):
     """A rank raised, hung or died; the message names the rank and what it was doing."""
 
 
@@ -53,8 +61,10 @@ class WorkerPool:
         self.connections: list[Connection] = []
         self.store: Any = None
         self.port: int | None = None
-        # Every port this pool's rendezvous has used (the tests check none is left listening).
+        # Every port this pool's rendezvous has used (the tests check none is left listening), and how long
+        # each start took (spawning the ranks, importing torch, joining the group).
         self.ports: list[int] = []
+        self.start_seconds: list[float] = []
 
     @property
     def running(self) -> bool:
@@ -65,6 +75,7 @@ class WorkerPool:
 
         from conformance.adapters.distributed import worker
 
+        started = time.monotonic()
         self.store = dist.TCPStore("127.0.0.1", 0, None, is_master=True, wait_for_workers=False)
         self.port = self.store.port
         self.ports.append(self.port)
@@ -94,6 +105,8 @@ class WorkerPool:
         except RankFault:
             self.close()
             raise
+        finally:
+            self.start_seconds.append(time.monotonic() - started)
 
     def call(self, what: str, op: str, *args: Any) -> list[Any]:
         """Run ``op`` on every rank; their answers in rank order. ``what`` names the moment for a fault's
@@ -113,7 +126,7 @@ class WorkerPool:
         deadline = time.monotonic() + timeout_s
         while len(replies) + len(dead) < self.world_size:
             remaining = deadline - time.monotonic()
-            if replies and any(not r.ok for r in replies.values()):
+            if any(not r.ok and not _collective_failure(r.value) for r in replies.values()):
                 remaining = min(remaining, GRACE_S)  # the others may be blocked on the one that raised
             waiting = {c: r for r, c in enumerate(self.connections) if r not in replies and r not in dead}
             sentinels = {self.processes[r].sentinel: r for r in waiting.values()}
@@ -150,7 +163,7 @@ class WorkerPool:
             process.join(2)
             if process.is_alive():
                 process.kill()
-                process.join(5)
+                process.join(REAP_S)
         for connection in self.connections:
             connection.close()
         self.processes, self.connections = [], []

@@ -50,19 +50,45 @@ def import_keras() -> Any:
     return keras
 
 
+def bucket(size: int) -> int:
+    """The padded length of a param of ``size`` elements: the next power of two."""
+    return 1 << max(0, size - 1).bit_length()
+
+
+def flat(array: Any) -> np.ndarray:
+    """``array`` as a flat vector zero-padded to its ``bucket`` (see ``KerasRun``)."""
+    vector = np.ravel(np.asarray(array))
+    return np.pad(vector, (0, bucket(vector.size) - vector.size))
+
+
+def unflat(vector: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """The inverse of ``flat``: the first ``prod(shape)`` elements, in ``shape``."""
+    return np.asarray(vector)[: int(np.prod(shape, dtype=np.int64))].reshape(shape)
+
+
 class KerasRun:
-    """One Keras optimizer per torch param group, over ``keras.Variable`` copies of the params."""
+    """One Keras optimizer per torch param group, over ``keras.Variable`` copies of the params.
+
+    Keras on JAX runs an update eagerly, and JAX compiles each primitive of it for every new shape: 3 to 9 s
+    per new set of param shapes on the development machine, which made the property layer (a new shape per
+    example) take most of an hour. Every ported class is elementwise (``optimizers.PORTED``), so each param
+    runs as a flat vector zero-padded to the next power of two (``flat``): a run compiles once per size
+    bucket. The padding stays exactly zero under every ported update (zero gradient, zero moments:
+    m / (sqrt(v) + eps) = 0, weight decay of 0 is 0) and is cut off (``unflat``) before params or state are
+    compared.
+    """
 
     def __init__(self, name: str, groups: list[dict[str, Any]], hyper: dict[str, Any], dtype: str) -> None:
         self.keras = import_keras()
         self.name, self.dtype = name, dtype
         self.options = [{**hyper, **{k: v for k, v in g.items() if k != "params"}} for g in groups]
         self.ports = [keras_port(name, o) for o in self.options]
-        self.variables = [
-            [self.keras.Variable(cast(p, dtype), dtype=dtype) for p in g["params"]] for g in groups
-        ]
         if any(np.iscomplexobj(p) for g in groups for p in g["params"]):
             raise NotSupported("complex params: Keras variables are real")
+        self.shapes = [np.shape(p) for g in groups for p in g["params"]]
+        self.variables = [
+            [self.keras.Variable(cast(flat(p), dtype), dtype=dtype) for p in g["params"]] for g in groups
+        ]
         self.optimizers = [self._build(p, v) for p, v in zip(self.ports, self.variables, strict=True)]
 
     def _build(self, port: KerasPort, variables: list[Any], learning_rate: Any = None) -> Any:
@@ -79,11 +105,12 @@ class KerasRun:
         grads = iter(grads)
         for group, (optimizer, variables) in enumerate(zip(self.optimizers, self.variables, strict=True)):
             sign = -1.0 if self.options[group].get("maximize") else 1.0
-            g = [cast(sign * np.asarray(next(grads)), self.dtype) for _ in variables]
+            g = [cast(sign * flat(next(grads)), self.dtype) for _ in variables]
             optimizer.apply_gradients(zip(g, variables, strict=True))
 
     def params(self) -> list[np.ndarray]:
-        return [np.asarray(v.numpy()) for vs in self.variables for v in vs]
+        values = [v.numpy() for vs in self.variables for v in vs]
+        return [unflat(v, shape) for v, shape in zip(values, self.shapes, strict=True)]
 
     def set_hyperparameter(self, group: int, key: str, value: Any) -> None:
         options = {**self.options[group], key: value}
@@ -99,7 +126,10 @@ class KerasRun:
         self.options[group], self.ports[group] = options, new
 
     def _slots(self, group: int, key: str) -> Any:
-        return getattr(self.optimizers[group], self.ports[group].state[key], None)
+        # A key this port does not keep (AdamW's state loaded into Adam: torch's keys of the other's options)
+        # is not loaded, as torch ignores it.
+        name = self.ports[group].state.get(key)
+        return getattr(self.optimizers[group], name, None) if name else None
 
     def state_dict(self) -> dict[str, Any]:
         state: dict[int, dict[str, Any]] = {}
@@ -113,6 +143,8 @@ class KerasRun:
                     if slots is None or (isinstance(slots, list) and not slots):
                         continue
                     value = np.asarray((slots[j] if isinstance(slots, list) else slots).numpy())
+                    if isinstance(slots, list):  # a per-param slot, padded as its param
+                        value = unflat(value, self.shapes[index])
                     factor = self.ports[group].lr_scaled.get(key)
                     entry[key] = value / (factor * lr) if factor else value
                 state[index] = entry
@@ -140,6 +172,8 @@ class KerasRun:
                     target = slots[j] if isinstance(slots, list) else slots
                     factor = self.ports[group].lr_scaled.get(key)
                     array = np.asarray(value, dtype=np.float64) * (factor * lr if factor else 1.0)
+                    if isinstance(slots, list):
+                        array = flat(array)
                     target.assign(np.asarray(array, dtype=target.dtype))
             index += len(variables)
 

@@ -1,10 +1,11 @@
 """torch's LR schedulers as optax schedules, driven as an optax user drives them.
 
-An optax schedule is a function of the update count passed as ``learning_rate``; here through
-``optax.inject_hyperparams``, whose state holds the count. The lr torch shows in ``param_groups`` after
-epoch ``t`` is the lr its next step uses; the optax counterpart is the schedule at the state's count, which
-is what the next ``update`` uses. Each param group gets its own schedule (base lr: the group's
-``initial_lr`` if it has one, else its ``lr``) through ``optax.partition``. The mapping (torch -> optax):
+An optax schedule is a function of the update count, passed as ``learning_rate`` (``inject_hyperparams``
+evaluates it at its state's count, then counts the update). The lr torch shows in ``param_groups`` after
+epoch ``t`` is the lr its next step uses; the optax counterpart is the schedule at the count, which is what
+the next ``update`` uses (see ``OptaxSchedulerRun``). Each param group gets its own schedule (base lr: the
+group's ``initial_lr`` if it has one, else its ``lr``), as ``optax.partition`` gives a user. The mapping
+(torch -> optax):
 
 =========================== ==========================================================================
 StepLR(step_size, gamma)    ``exponential_decay(lr, transition_steps=step_size, decay_rate=gamma,
@@ -40,6 +41,7 @@ import copy
 from collections import Counter
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -61,10 +63,16 @@ SCHEDULERS = (
     "SequentialLR",
     "ReduceLROnPlateau",
 )
-# Epochs of warm-restart cycles built (sgdr_schedule takes a finite list and evaluates every cycle's
-# schedule at each call): the suite's scheduler cases run a few hundred epochs at most; past the horizon the
-# schedule holds its last value, which a longer case would show as a difference.
-SGDR_HORIZON = 1_000
+# The fewest counts a run's lr table holds: one shape (XLA compiles each op per shape) for the property
+# layer's examples (up to 30 epochs) and the vectors' (up to 110 epochs, resumed at counts up to 41).
+TABLE_MIN = 256
+# sgdr_schedule takes a finite list of cycles and evaluates every cycle at each count (T_0=1: one cycle
+# per count): the cycles built cover the counts a run has read, rounded up to a power of two, at least
+# HORIZON_MIN (the property layer's examples); only one where the spec is merely checked.
+HORIZON_MIN = 32
+SGDR_CYCLES = 1
+# What ReduceLROnPlateau's transformation scales (its state does not depend on it).
+PLATEAU_UPDATES = jnp.zeros(2, jnp.float64)
 
 
 def _per_group(value: Any, group: int) -> Any:
@@ -72,8 +80,9 @@ def _per_group(value: Any, group: int) -> Any:
     return value[group] if isinstance(value, list | tuple) else value
 
 
-def schedule(spec: dict[str, Any], lr: float, group: int) -> Any:
-    """The optax schedule of one torch scheduler spec, for a group whose base lr is ``lr``."""
+def schedule(spec: dict[str, Any], lr: float, group: int, horizon: int) -> Any:
+    """The optax schedule of one torch scheduler spec, for a group whose base lr is ``lr``, exact at counts
+    below ``horizon`` (warm restarts build the cycles that start there)."""
     name, k = spec["scheduler"], spec["kwargs"]
     if name == "StepLR":
         return optax.exponential_decay(lr, k["step_size"], k.get("gamma", 0.1), staircase=True)
@@ -97,17 +106,18 @@ def schedule(spec: dict[str, Any], lr: float, group: int) -> Any:
     if name == "CosineAnnealingLR":
         return optax.cosine_decay_schedule(lr, k["T_max"], alpha=k.get("eta_min", 0.0) / lr)
     if name == "CosineAnnealingWarmRestarts":
-        return _warm_restarts(lr, k["T_0"], k.get("T_mult", 1), k.get("eta_min", 0.0))
+        return _warm_restarts(lr, k["T_0"], k.get("T_mult", 1), k.get("eta_min", 0.0), horizon)
     if name == "OneCycleLR":
         return _one_cycle(k, group)
     if name == "SequentialLR":
-        return optax.join_schedules([schedule(s, lr, group) for s in k["schedulers"]], list(k["milestones"]))
+        nested = [schedule(s, lr, group, horizon) for s in k["schedulers"]]
+        return optax.join_schedules(nested, list(k["milestones"]))
     raise NotSupported(f"optax has no counterpart of {name}")
 
 
-def _warm_restarts(lr: float, t0: int, t_mult: int, eta_min: float) -> Any:
+def _warm_restarts(lr: float, t0: int, t_mult: int, eta_min: float, horizon: int) -> Any:
     cycles, length, total = [], t0, 0
-    while total < SGDR_HORIZON:
+    while total < horizon:
         cycles.append(
             {
                 "init_value": lr,
@@ -155,72 +165,87 @@ def _plateau(k: dict[str, Any], lr: float, group: int) -> Any:
     )
 
 
+def _plateau_step(tx: Any, state: Any, value: Any) -> Any:
+    """``tx.update`` of ``reduce_on_plateau`` with the metric as ``value``; its new state. Run op by op with
+    ``jax.disable_jit`` (its ``lax.cond`` then runs the branch the predicate picks, in Python): dispatched
+    as is, the ``lax.cond`` is traced and compiled anew at every call (0.3 s an epoch); under ``jax.jit`` a
+    run's compilation (its arguments are the program's constants) costs as much as 30 epochs op by op. The
+    same operations either way, on scalars."""
+    with jax.disable_jit():
+        return tx.update(PLATEAU_UPDATES, state, value=value)[1]
+
+
 class OptaxSchedulerRun:
-    """The case's optimizer (its optax port, see ``optimizers``) with the case's schedule as its lr."""
+    """The case's schedule per param group, at the count ``inject_hyperparams`` would hold.
+
+    The scheduler checks give the optimizer no gradients (``conformance.adapters.base.SchedulerRun``): only
+    the lr the next update would use is observed, and for a schedule that is ``schedule(count)``, a pure
+    function of the update count (``inject_hyperparams`` evaluates it at its count, then increments the
+    count by one per update). So an epoch increments the count, and the lrs are read from the schedule
+    evaluated at once over the counts ``0..n-1`` (``jax.vmap`` of optax's own schedule, executed by XLA as
+    a call at each count would be): one evaluation per run instead of one op-by-op JAX dispatch per epoch,
+    which made the suite's scheduler checks take minutes. ``tests/test_jax_adapters.py`` checks that these
+    lrs are the ones a real ``inject_hyperparams`` update loop uses.
+
+    ReduceLROnPlateau depends on the metrics, so it is stepped: its transformation's ``update`` with the
+    metric as ``value`` (its state depends on nothing else; chained after the optimizer, it multiplies the
+    updates by its scale, and the lr is the base lr times that scale).
+    """
 
     def __init__(
         self, specs: list[dict[str, Any]], optimizer: str, groups: list[dict[str, Any]], hyper: dict
     ) -> None:
         if len(specs) != 1:
             raise NotSupported(f"{len(specs)} schedulers on one optimizer: optax takes one schedule")
-        spec = specs[0]
-        self.plateau = spec["scheduler"] == "ReduceLROnPlateau"
-        self.sign = -1.0 if spec["kwargs"].get("mode", "min") == "max" else 1.0
-        self.n_groups = len(groups)
+        self.spec = specs[0]
+        kwargs = self.spec["kwargs"]
+        self.plateau = self.spec["scheduler"] == "ReduceLROnPlateau"
+        self.sign = -1.0 if kwargs.get("mode", "min") == "max" else 1.0
         self.base = [float(g.get("initial_lr", g.get("lr", hyper.get("lr", 1e-3)))) for g in groups]
-        transforms, self.ports = {}, []
-        for i, g in enumerate(groups):
-            options = {**hyper, **{k: v for k, v in g.items() if k not in ("params", "initial_lr")}}
-            p = port(optimizer, options)
-            self.ports.append(p)
-            inject = optax.inject_hyperparams(p.factory, static_args=tuple(p.static))
-            if self.plateau:
-                tx = optax.chain(inject(**p.hyper, **p.static), _plateau(spec["kwargs"], self.base[i], i))
-            else:
-                tx = inject(**{**p.hyper, "learning_rate": schedule(spec, self.base[i], i)}, **p.static)
-            transforms[f"group{i}"] = tx
-        self.params = [jnp.zeros(np.shape(p), dtype=jnp.float64) for g in groups for p in g["params"]]
-        labels = [f"group{i}" for i, g in enumerate(groups) for _ in g["params"]]
-        self.tx = optax.partition(transforms, labels)
-        self.state = self.tx.init(self.params)
-        last_epoch = spec["kwargs"].get("last_epoch", -1)
-        if last_epoch >= 0:
-            self.state = self._with_count(last_epoch + 1)
-        self._schedules = [
-            None if self.plateau else schedule(spec, self.base[i], i) for i in range(len(groups))
-        ]
-
-    def _with_count(self, count: int) -> Any:
-        inner = {
-            label: s._replace(inner_state=s.inner_state._replace(count=jnp.asarray(count, jnp.int32)))
-            for label, s in self.state.inner_states.items()
-        }
-        return self.state._replace(inner_states=inner)
-
-    def _inject(self, group: int) -> Any:
-        inner = self.state.inner_states[f"group{group}"].inner_state
-        return inner[0] if self.plateau else inner
+        # The optimizer's optax hyperparameters (betas, momentum): injected constants, read back as given.
+        own = [{k: v for k, v in g.items() if k not in ("params", "initial_lr")} for g in groups]
+        self.hyper = [port(optimizer, {**hyper, **o}).hyper for o in own]
+        self.tables: list[np.ndarray] = []
+        self.horizon = 0
+        if self.plateau:
+            self.plateaus = [_plateau(kwargs, self.base[i], i) for i in range(len(groups))]
+            self.state: Any = [p.init(PLATEAU_UPDATES) for p in self.plateaus]
+        else:
+            for i in range(len(groups)):  # refused here, as optax refuses it when the schedule is built
+                schedule(self.spec, self.base[i], i, SGDR_CYCLES)
+            # resuming with last_epoch=N: the count starts where torch's constructor leaves its epoch
+            self.state = kwargs.get("last_epoch", -1) + 1
 
     def step(self, metric: float | None = None) -> None:
-        zeros = [jnp.zeros_like(p) for p in self.params]
-        extra = {"value": jnp.asarray(self.sign * metric, jnp.float64)} if self.plateau else {}
-        _, self.state = self.tx.update(zeros, self.state, self.params, **extra)
+        if not self.plateau:
+            self.state += 1
+            return
+        value = jnp.asarray(self.sign * metric, jnp.float64)
+        self.state = [_plateau_step(p, s, value) for p, s in zip(self.plateaus, self.state, strict=True)]
 
     def group_values(self, key: str) -> list[Any]:
         if key == "lr":
-            return [self._lr(i) for i in range(self.n_groups)]
-        hyperparams = [self._inject(i).hyperparams for i in range(self.n_groups)]
-        if key == "betas":
-            return [(float(h["b1"]), float(h["b2"])) for h in hyperparams]
-        if key == "momentum" and "momentum" in hyperparams[0]:
-            return [float(h["momentum"]) for h in hyperparams]
+            if self.plateau:
+                return [base * float(s.scale) for base, s in zip(self.base, self.state, strict=True)]
+            return [float(table[self.state]) for table in self._tables(self.state + 1)]
+        if key == "betas" and "b1" in self.hyper[0]:
+            return [(h["b1"], h["b2"]) for h in self.hyper]
+        if key == "momentum" and "momentum" in self.hyper[0]:
+            return [h["momentum"] for h in self.hyper]
         raise NotSupported(f"reading {key!r}: the optax port of this optimizer has no such hyperparameter")
 
-    def _lr(self, group: int) -> float:
-        if self.plateau:
-            scale = self.state.inner_states[f"group{group}"].inner_state[1].scale
-            return self.base[group] * float(scale)
-        return float(self._schedules[group](self._inject(group).count))
+    def _tables(self, length: int) -> list[np.ndarray]:
+        """Each group's schedule, exact at counts ``0..length-1`` at least: built for a horizon of the next
+        power of two (warm restarts build the cycles that start before it), evaluated over ``TABLE_MIN``
+        counts or the horizon (one shape for most runs: XLA compiles each op per shape)."""
+        if length > self.horizon:
+            self.horizon = max(HORIZON_MIN, 1 << (length - 1).bit_length())
+            counts = jnp.arange(max(TABLE_MIN, self.horizon), dtype=jnp.int32)  # optax's count is int32
+            self.tables = [
+                np.asarray(jax.vmap(schedule(self.spec, base, i, self.horizon))(counts), dtype=np.float64)
+                for i, base in enumerate(self.base)
+            ]
+        return self.tables
 
     def set_hyperparameter(self, group: int, key: str, value: Any) -> None:
         raise NotSupported(
