@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from conformance.adapters.base import Capabilities, ClassDeclaration, NotSupported
-from conformance.adapters.jax_support import DTYPES, import_jax, versions
+from conformance.adapters.base import Capabilities, NotSupported
+from conformance.adapters.jax_support import JaxAdapter, import_jax
 
 # The torch optimizers with an optax counterpart (conformance/adapters/optax_adapter/optimizers.py).
 OPTIMIZERS = frozenset(
@@ -37,8 +37,9 @@ OPTIMIZERS = frozenset(
 )
 
 
-class OptaxAdapter:
+class OptaxAdapter(JaxAdapter):
     name = "optax"
+    dists = ("optax", "jax", "jaxlib")
 
     def __init__(self) -> None:
         import_jax()
@@ -49,55 +50,22 @@ class OptaxAdapter:
                 f"optax is not installed ({e}): pip install 'optim-conformance[optax]'"
             ) from None
 
-    def version(self) -> str:
-        return versions("optax", "jax", "jaxlib")
-
     def capabilities(self) -> Capabilities:
         from conformance.adapters.optax_adapter.optimizers import LACKS, STATE_KEYS
         from conformance.adapters.optax_adapter.schedules import SCHEDULERS
 
-        # optax checks none of its arguments (validation is torch's API, not arithmetic): "not supported".
-        declarations = {
-            name: ClassDeclaration(
-                lacks=LACKS.get(name, frozenset()),
-                state_keys={k: k for k in STATE_KEYS[name]},
-                validates=False,
-            )
-            for name in OPTIMIZERS
-        }
-        return Capabilities(
-            optimizers=OPTIMIZERS,
-            schedulers=frozenset(SCHEDULERS),
-            dtypes=frozenset(DTYPES),
-            variants={"cpu": ("default",)},
-            features=frozenset({"state_dict", "complex"}),
-            declarations=declarations,
-        )
+        features = frozenset({"state_dict", "complex"})
+        return self.declared(OPTIMIZERS, frozenset(SCHEDULERS), LACKS, STATE_KEYS, features)
 
-    def make_optimizer(
-        self,
-        name: str,
-        groups: list[dict[str, Any]],
-        hyper: dict[str, Any],
-        *,
-        dtype: str,
-        device: str,
-        variant: str,
+    def optimizer_run(
+        self, name: str, groups: list[dict[str, Any]], hyper: dict[str, Any], dtype: str
     ) -> Any:
         from conformance.adapters.optax_adapter.run import OptaxRun
 
-        if dtype not in DTYPES:
-            raise NotSupported(f"the optax adapter runs float64 and float32, not {dtype}")
         return OptaxRun(name, groups, hyper, dtype)
 
-    def make_scheduler(
-        self,
-        specs: list[dict[str, Any]],
-        *,
-        optimizer: str,
-        groups: list[dict[str, Any]],
-        hyper: dict[str, Any],
-        device: str,
+    def scheduler_run(
+        self, specs: list[dict[str, Any]], optimizer: str, groups: list[dict[str, Any]], hyper: dict[str, Any]
     ) -> Any:
         from conformance.adapters.optax_adapter.schedules import OptaxSchedulerRun
 

@@ -48,6 +48,8 @@ from optax.contrib import muon as optax_muon
 
 import refimpl.optim
 from conformance.adapters.base import NotSupported
+from conformance.adapters.jax_support import LACKS as JAX_LACKS
+from conformance.adapters.jax_support import TORCH_STATE_KEYS
 
 # A torch state entry -> the (optax state class name, field) pairs holding it: read from the first, written
 # to all on loading. "step" is always the update count of ``inject_hyperparams``' state too.
@@ -245,36 +247,26 @@ def _adamax_port(name: str, o: dict[str, Any]) -> Port:
     return Port(_adamax, hyper, static, state)
 
 
-def _nadam_port(name: str, o: dict[str, Any]) -> Port:
-    decoupled = bool(o["decoupled_weight_decay"])
-    hyper = {
-        "learning_rate": float(o["lr"]),
-        **_betas(o),
-        "eps": float(o["eps"]),
-        "weight_decay": float(o["weight_decay"]),
-    }
-    static = {
-        "maximize": bool(o["maximize"]),
-        "decoupled": decoupled,
-        "l2": bool(o["weight_decay"]) and not decoupled,
-    }
-    return Port(_nadam, hyper, static, _adam_state(False))
+def _decoupled_port(factory: Any) -> Any:
+    """NAdam's and RAdam's ports: Adam's hyperparameters, weight decay decoupled or coupled (L2) as the
+    group's ``decoupled_weight_decay`` says, Adam's state."""
 
+    def make(name: str, o: dict[str, Any]) -> Port:
+        decoupled = bool(o["decoupled_weight_decay"])
+        hyper = {
+            "learning_rate": float(o["lr"]),
+            **_betas(o),
+            "eps": float(o["eps"]),
+            "weight_decay": float(o["weight_decay"]),
+        }
+        static = {
+            "maximize": bool(o["maximize"]),
+            "decoupled": decoupled,
+            "l2": bool(o["weight_decay"]) and not decoupled,
+        }
+        return Port(factory, hyper, static, _adam_state(False))
 
-def _radam_port(name: str, o: dict[str, Any]) -> Port:
-    decoupled = bool(o["decoupled_weight_decay"])
-    hyper = {
-        "learning_rate": float(o["lr"]),
-        **_betas(o),
-        "eps": float(o["eps"]),
-        "weight_decay": float(o["weight_decay"]),
-    }
-    static = {
-        "maximize": bool(o["maximize"]),
-        "decoupled": decoupled,
-        "l2": bool(o["weight_decay"]) and not decoupled,
-    }
-    return Port(_radam, hyper, static, _adam_state(False))
+    return make
 
 
 def _rmsprop_port(name: str, o: dict[str, Any]) -> Port:
@@ -382,8 +374,8 @@ PORTS = {
     "Adam": _adam_port,
     "AdamW": _adam_port,
     "Adamax": _adamax_port,
-    "NAdam": _nadam_port,
-    "RAdam": _radam_port,
+    "NAdam": _decoupled_port(_nadam),
+    "RAdam": _decoupled_port(_radam),
     "RMSprop": _rmsprop_port,
     "Adagrad": _adagrad_port,
     "Adadelta": _adadelta_port,
@@ -395,24 +387,6 @@ PORTS = {
 
 # What each class declares to the harness (conformance.adapters.base.ClassDeclaration): the torch options
 # optax has no counterpart for (checks setting them are "not supported: <option>"), and the torch state
-# entries the port holds (compared under torch's names; an empty map: LBFGS's state is optax's own).
-LACKS = {
-    "SGD": frozenset({"dampening"}),
-    "Adagrad": frozenset({"lr_decay"}),
-    "NAdam": frozenset({"momentum_decay"}),
-    "LBFGS": frozenset({"line_search_fn", "tolerance_change"}),
-}
-STATE_KEYS = {
-    "SGD": ("momentum_buffer",),
-    "Adam": ("step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
-    "AdamW": ("step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
-    "Adamax": ("step", "exp_avg", "exp_inf"),
-    "NAdam": ("step", "exp_avg", "exp_avg_sq"),
-    "RAdam": ("step", "exp_avg", "exp_avg_sq"),
-    "RMSprop": ("step", "square_avg", "grad_avg", "momentum_buffer"),
-    "Adagrad": ("step", "sum"),
-    "Adadelta": ("step", "square_avg", "acc_delta"),
-    "Rprop": ("step", "step_size", "prev"),
-    "LBFGS": (),
-    "Muon": ("momentum_buffer",),
-}
+# entries the port holds (compared under torch's names; none for LBFGS: its state is optax's own).
+LACKS = {**JAX_LACKS, "LBFGS": frozenset({"line_search_fn", "tolerance_change"})}
+STATE_KEYS = {**TORCH_STATE_KEYS, "LBFGS": ()}

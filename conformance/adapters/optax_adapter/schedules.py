@@ -14,7 +14,11 @@ ExponentialLR(gamma)        ``exponential_decay(lr, transition_steps=1, decay_ra
 MultiStepLR(milestones, g)  ``piecewise_constant_schedule(lr, {m: g ** (times m is listed)})``
 ConstantLR(factor, total)   ``join_schedules([constant(lr * factor), constant(lr)], [total])``
 LinearLR(start, end, total) ``linear_schedule(lr * start, lr * end, transition_steps=total)``
-PolynomialLR(total, power)  ``polynomial_schedule(lr, 0, power, transition_steps=total)``
+PolynomialLR(total, power)  ``polynomial_schedule(lr, 0, power, transition_steps=total)`` (under
+                            ``jax.jit`` XLA computes ``1 - count / total`` as ``1 - count * (1 / total)``,
+                            ``-1.5e-8`` at ``count = total = 20``: a fractional ``power`` then makes
+                            the lr NaN from there on, ``jax.jit(optax.polynomial_schedule(0.1, 0, 1.5,
+                            20))(20)``; evaluated op by op, as here, it is 0)
 CosineAnnealingLR(T, min)   ``cosine_decay_schedule(lr, decay_steps=T, alpha=min / lr)``
 CosineAnnealingWarmRestarts ``sgdr_schedule`` of cosine cycles ``T_0, T_0 T_mult, ...`` from lr to eta_min
 OneCycleLR                  ``cosine_onecycle_schedule(total_steps, max_lr, pct_start, div_factor,
@@ -48,21 +52,10 @@ import optax
 from optax.contrib import reduce_on_plateau
 
 from conformance.adapters.base import NotSupported
+from conformance.adapters.jax_support import CLOSED_FORM_SCHEDULERS
 from conformance.adapters.optax_adapter.optimizers import port
 
-SCHEDULERS = (
-    "StepLR",
-    "ExponentialLR",
-    "MultiStepLR",
-    "ConstantLR",
-    "LinearLR",
-    "PolynomialLR",
-    "CosineAnnealingLR",
-    "CosineAnnealingWarmRestarts",
-    "OneCycleLR",
-    "SequentialLR",
-    "ReduceLROnPlateau",
-)
+SCHEDULERS = (*CLOSED_FORM_SCHEDULERS, "OneCycleLR", "SequentialLR", "ReduceLROnPlateau")
 # The fewest counts a run's lr table holds: one shape (XLA compiles each op per shape) for the property
 # layer's examples (up to 30 epochs) and the vectors' (up to 110 epochs, resumed at counts up to 41).
 TABLE_MIN = 256
@@ -71,8 +64,9 @@ TABLE_MIN = 256
 # HORIZON_MIN (the property layer's examples); only one where the spec is merely checked.
 HORIZON_MIN = 32
 SGDR_CYCLES = 1
-# What ReduceLROnPlateau's transformation scales (its state does not depend on it).
-PLATEAU_UPDATES = jnp.zeros(2, jnp.float64)
+# What ReduceLROnPlateau's transformation is initialised on and scales (its state does not depend on it):
+# NumPy float64, which JAX keeps float64 once the adapter has set jax_enable_x64.
+PLATEAU_PARAMS = np.zeros(2)
 
 
 def _per_group(value: Any, group: int) -> Any:
@@ -172,7 +166,7 @@ def _plateau_step(tx: Any, state: Any, value: Any) -> Any:
     run's compilation (its arguments are the program's constants) costs as much as 30 epochs op by op. The
     same operations either way, on scalars."""
     with jax.disable_jit():
-        return tx.update(PLATEAU_UPDATES, state, value=value)[1]
+        return tx.update(jnp.asarray(PLATEAU_PARAMS), state, value=value)[1]
 
 
 class OptaxSchedulerRun:
@@ -209,7 +203,7 @@ class OptaxSchedulerRun:
         self.horizon = 0
         if self.plateau:
             self.plateaus = [_plateau(kwargs, self.base[i], i) for i in range(len(groups))]
-            self.state: Any = [p.init(PLATEAU_UPDATES) for p in self.plateaus]
+            self.state: Any = [p.init(jnp.asarray(PLATEAU_PARAMS)) for p in self.plateaus]
         else:
             for i in range(len(groups)):  # refused here, as optax refuses it when the schedule is built
                 schedule(self.spec, self.base[i], i, SGDR_CYCLES)
