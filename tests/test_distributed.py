@@ -32,11 +32,9 @@ def _records(tmp_path: Path) -> list[dict]:
     return json.loads((tmp_path / "report" / "results.json").read_text())["records"]
 
 
-def _rank_processes(parent: int | None = None) -> list[int]:
-    """The children of ``parent`` (this process) that are ranks (multiprocessing's spawned interpreters; not
-    its resource tracker, which lives as long as its parent)."""
-    parent = os.getpid() if parent is None else parent
-    mine = []
+def _children(parent: int) -> list[tuple[int, bytes]]:
+    """(pid, command line) of the live processes whose parent is ``parent`` (zombies are gone already)."""
+    found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -45,9 +43,23 @@ def _rank_processes(parent: int | None = None) -> list[int]:
             cmdline = (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == parent and b"spawn_main" in cmdline:
-            mine.append(int(entry.name))
+        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+        if int(ppid) == parent and state != "Z":
+            found.append((int(entry.name), cmdline))
+    return found
+
+
+def _rank_processes(parent: int | None = None) -> list[int]:
+    """The ranks that ``parent`` (this process) started: spawned interpreters (its children), or processes
+    forked by its multiprocessing fork server (its grandchildren; the fork server itself, like the resource
+    tracker, lives as long as its parent and is no rank)."""
+    parent = os.getpid() if parent is None else parent
+    mine = []
+    for pid, cmdline in _children(parent):
+        if b"spawn_main" in cmdline:
+            mine.append(pid)
+        elif b"multiprocessing.forkserver" in cmdline:
+            mine += [rank for rank, _ in _children(pid)]
     return mine
 
 
@@ -224,6 +236,14 @@ def test_ranks_end_when_the_harness_is_killed(tmp_path):
         harness.wait()
     # the ranks look for their parent every second; a loaded machine may deschedule them for many
     deadline = time.monotonic() + 60
-    while (alive := [pid for pid in ranks if Path(f"/proc/{pid}").exists()]) and time.monotonic() < deadline:
+    while (alive := [pid for pid in ranks if _alive(pid)]) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert not alive, f"ranks {alive} outlived the harness"
+
+
+def _alive(pid: int) -> bool:
+    """Listed and not a zombie (a rank that ended and that nobody has reaped yet is gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

@@ -79,7 +79,7 @@ class WorkerPool:
         self.store = dist.TCPStore("127.0.0.1", 0, None, is_master=True, wait_for_workers=False)
         self.port = self.store.port
         self.ports.append(self.port)
-        context = multiprocessing.get_context("spawn")  # a fresh interpreter: no state forked from pytest
+        context = _context()
         for rank in range(self.world_size):
             mine, theirs = context.Pipe()
             process = context.Process(
@@ -92,6 +92,7 @@ class WorkerPool:
                     theirs,
                     self.timeout_s / 2,
                     os.getpid(),
+                    dict(os.environ),  # the harness's now (a forked rank has the fork server's)
                 ),
                 name=f"optconf-rank{rank}",
                 daemon=True,
@@ -169,6 +170,19 @@ class WorkerPool:
         self.processes, self.connections = [], []
         self.store = None  # the TCPStore's server closes its socket when released
         self.port = None
+
+
+def _context() -> Any:
+    """Where ranks come from: forked from multiprocessing's fork server, a clean interpreter (no state from
+    pytest) that imported torch and the engines once, so a fresh pool (the first, and one after every fault)
+    starts in about a second instead of N interpreters importing torch (5-20 s here; shrinking a property
+    test's failing example restarts the pool each time). Spawned interpreters where there is no fork
+    server."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["torch", "torch.distributed", "conformance.adapters.distributed.engines"])
+    return context
 
 
 def _same_error(replies: dict[int, Reply]) -> bool:

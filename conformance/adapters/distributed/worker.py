@@ -13,6 +13,7 @@ import threading
 import time
 from datetime import timedelta
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 from conformance.adapters.distributed.pool import START_TIMEOUT_S, format_exception
@@ -21,12 +22,27 @@ from conformance.adapters.distributed.pool import START_TIMEOUT_S, format_except
 PARENT_POLL_S = 1.0
 
 
-def _exit_with_parent(parent_pid: int) -> None:
-    """A daemon thread: if the harness dies (the worker is re-parented), end at once, even while the main
-    thread is blocked in a collective."""
-    while os.getppid() == parent_pid:
+def _exit_with_parent(harness_pid: int) -> None:
+    """A daemon thread: if the harness dies, end at once, even while the main thread is blocked in a
+    collective. The rank's parent is the harness (spawned) or the fork server, which outlives the harness
+    while ranks hold its pipe: the harness's own process is watched (gone, or a zombie not yet reaped)."""
+    parent = os.getppid()
+    while os.getppid() == parent and _alive(harness_pid):
         time.sleep(PARENT_POLL_S)
     os._exit(1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # Linux: a killed process stays listed, as a zombie, until its parent reaps it
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def serve(
@@ -36,9 +52,12 @@ def serve(
     port: int,
     connection: Connection,
     collective_timeout_s: float,
-    parent_pid: int,
+    harness_pid: int,
+    environ: dict[str, str],
 ) -> None:
-    threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
+    os.environ.clear()
+    os.environ.update(environ)
+    threading.Thread(target=_exit_with_parent, args=(harness_pid,), daemon=True).start()
     try:
         import torch
         import torch.distributed as dist
