@@ -104,27 +104,29 @@ def test_matrix_cells(runs: list[Path], capsys: pytest.CaptureFixture[str]) -> N
     assert f"wrote {out / 'README.md'}" in capsys.readouterr().out
     markdown = (out / "README.md").read_text()
     adam = row(markdown, "Adam")
-    assert "float64 3.0e-16, float32 2.0e-07" in adam[0]
-    assert adam[1].startswith("**conforms**")
-    nadam = row(markdown, "NAdam")[0]
+    assert "float64 3.0e-16, float32 2.0e-07" in adam[1]
+    assert adam[0].startswith("**conforms**")
+    nadam = row(markdown, "NAdam")[1]
     # the reason's first sentence, a link to the entry's line in the deviations file, and the upstream link
     assert "**differs** in 1 of 2 checks: " + NADAM.removesuffix(" More.") in nadam
     assert "More." not in nadam
     assert "(../lib.toml#L3)" in nadam and "(https://example.org/nadam)" in nadam
-    assert adam[0].startswith("**conforms** (2 checks passed; 1 not supported or skipped)")
-    assert row(markdown, "ASGD")[0] == "**not available**"
-    assert row(markdown, "Adadelta")[0].startswith(
+    assert adam[1].startswith("**conforms** (2 checks passed; 1 not supported or skipped)")
+    assert row(markdown, "ASGD")[1] == "**not available**"
+    assert row(markdown, "Adadelta")[1].startswith(
         "**differs** in 1 of 2 checks (its values conform: worst error float32 1.0e-07): "
         "Design. Loads no torch state. ["
     )
-    assert row(markdown, "Adamax")[0].startswith("**differs** in 4 of 4 checks: Adamax uses l2. (+1 more)")
-    assert row(markdown, "SGD")[0].startswith("**not supported**: no value was compared (dampening)")
-    assert row(markdown, "RMSprop")[0].startswith("**fails**: 1 unexplained failure(s) of 1 checks")
-    assert row(markdown, "StepLR")[0].startswith("**conforms** (1 checks passed); worst error 1.0e-17")
+    assert row(markdown, "Adamax")[1].startswith("**differs** in 4 of 4 checks: Adamax uses l2. (+1 more)")
+    assert row(markdown, "SGD")[1].startswith("**not supported**: no value was compared (dampening)")
+    assert row(markdown, "RMSprop")[1].startswith("**fails**: 1 unexplained failure(s) of 1 checks")
+    assert row(markdown, "StepLR")[1].startswith("**conforms** (1 checks passed); worst error 1.0e-17")
     # every row of torch's lists is there, whatever the runs hold
     assert row(markdown, "CyclicLR") == ["**not run**: the run has no check of it"] * 2
     assert row(markdown, "update_bn") == ["**not run**: the run has no check of it"] * 2
     assert "(lib-1.0/index.html)" in markdown and "lib 1.0" in markdown
+    # torch, the standard, is the first column whatever the order of the runs given
+    assert "\n| | [torch](torch-2.13/index.html) | [" in markdown
 
 
 class Collect(HTMLParser):

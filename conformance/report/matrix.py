@@ -343,7 +343,8 @@ def cell(column: Column, name: str, out: Path) -> MatrixCell:
 def build(
     paths: list[str | Path], out: Path
 ) -> tuple[list[Column], list[tuple[str, list[tuple[str, list[MatrixCell]]]]]]:
-    columns = [load_column(p) for p in paths]
+    # torch, the standard, first; the others in the order given (``reports/*/results.json``: by folder name)
+    columns = sorted((load_column(p) for p in paths), key=lambda c: c.title != "torch")
     table = [
         (section, [(name, [cell(c, name, out) for c in columns]) for name in names])
         for section, names in rows()
