@@ -94,7 +94,9 @@ def keras_port(name: str, options: dict[str, Any]) -> KerasPort:
     if name == "NAdam":
         decoupled = bool(o["decoupled_weight_decay"])
         kwargs = {**lr, **_betas(o), "epsilon": float(o["eps"]), **_coupled_decay(name, o, decoupled)}
-        return KerasPort("Nadam", kwargs, dict(ADAM_STATE))
+        # Keras' u_product is torch's mu_product (one per optimizer, the same for every param of the group):
+        # without it a resumed run would restart the momentum schedule's product.
+        return KerasPort("Nadam", kwargs, {**ADAM_STATE, "mu_product": "_u_product"})
     if name == "RMSprop":
         kwargs = {
             **lr,
@@ -140,7 +142,7 @@ STATE_KEYS = {
     "Adam": ("step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
     "AdamW": ("step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
     "Adamax": ("step", "exp_avg", "exp_inf"),
-    "NAdam": ("step", "exp_avg", "exp_avg_sq"),
+    "NAdam": ("step", "exp_avg", "exp_avg_sq", "mu_product"),
     "RMSprop": ("step", "square_avg", "grad_avg", "momentum_buffer"),
     "Adagrad": ("step", "sum"),
     "Adadelta": ("step", "square_avg", "acc_delta"),

@@ -90,30 +90,42 @@ class KerasSchedulerRun:
         if len(specs) != 1:
             raise NotSupported(f"{len(specs)} schedulers on one optimizer: Keras takes one schedule")
         spec = specs[0]
-        self.optimizers, self.variables = [], []
+        import jax
+
+        self.optimizers, self.variables, self.rates = [], [], []
         for g in groups:
             options = {**hyper, **{k: v for k, v in g.items() if k not in ("params", "initial_lr")}}
             port = keras_port(optimizer, options)
             base = float(g.get("initial_lr", g.get("lr", hyper.get("lr", 1e-3))))
-            variables = [keras.Variable(np.zeros(np.shape(p)), dtype="float64") for p in g["params"]]
-            opt = getattr(keras.optimizers, port.cls)(
-                **{**port.kwargs, "learning_rate": schedule(keras, spec, base)}
-            )
+            # The lr is all a schedule check reads: one variable of one element per group (the params'
+            # shapes would cost JAX a compile per new shape and say nothing about the lr).
+            variables = [keras.Variable(np.zeros(1), dtype="float64")]
+            rate = schedule(keras, spec, base)
+            opt = getattr(keras.optimizers, port.cls)(**{**port.kwargs, "learning_rate": rate})
             opt.build(variables)
             self.optimizers.append(opt)
             self.variables.append(variables)
+            # What optimizer.learning_rate computes (the schedule at the optimizer's iteration count),
+            # compiled once: called eagerly, JAX compiles a schedule's lax.cond (CosineDecayRestarts, ...)
+            # anew on every call, which took minutes per property test.
+            self.rates.append(jax.jit(rate.__call__))
         last_epoch = spec["kwargs"].get("last_epoch", -1)
         if last_epoch >= 0:
             for opt in self.optimizers:
                 opt.iterations.assign(last_epoch + 1)
 
     def step(self, metric: float | None = None) -> None:
-        for opt, variables in zip(self.optimizers, self.variables, strict=True):
-            opt.apply_gradients([(np.zeros(v.shape), v) for v in variables])
+        """What ``apply_gradients`` does to the lr: the optimizer's iteration count advances by one (an eager
+        update would evaluate the schedule eagerly, compiling it on every step: see ``__init__``)."""
+        for opt in self.optimizers:
+            opt.iterations.assign(opt.iterations + 1)
 
     def group_values(self, key: str) -> list[Any]:
         if key == "lr":
-            return [float(np.asarray(opt.learning_rate)) for opt in self.optimizers]
+            return [
+                float(np.asarray(rate(opt.iterations.value)))
+                for rate, opt in zip(self.rates, self.optimizers, strict=True)
+            ]
         if key == "betas":
             return [(float(opt.beta_1), float(opt.beta_2)) for opt in self.optimizers]
         if key == "momentum" and hasattr(self.optimizers[0], "momentum"):
