@@ -40,13 +40,6 @@ class KernelCounter:
         def counted(*args: Any, **kwargs: Any) -> Any:
             if self.depth == 0:
                 self.calls[variant] += 1
-                # differentiable=True is a mode of the for-loop: counted apart, with whether the params
-                # stepped were non-leaf tensors in an autograd graph, as that mode needs
-                if kwargs.get("differentiable"):
-                    self.calls["differentiable"] += 1
-                    params = args[0] if args else kwargs.get("params", [])
-                    if params and all(p.requires_grad and not p.is_leaf for p in params):
-                        self.calls["in_graph"] += 1
             self.depth += 1
             try:
                 return kernel(*args, **kwargs)
@@ -103,4 +96,4 @@ def variant_labels(item: pytest.Item) -> tuple[str, ...]:
         payload = getattr(param, "payload", None)
         pair = isinstance(payload, tuple) and all(isinstance(v, str) for v in payload)
         labels = payload if pair and param.case.endswith("-to-".join(payload)) else ()
-    return tuple(v for v in labels if v in (*PREFIXES.values(), "differentiable"))
+    return tuple(v for v in labels if v in PREFIXES.values())

@@ -94,7 +94,8 @@ def test_empty_dtype_is_a_usage_error(tmp_path, capsys):
 def test_unknown_variant_is_a_usage_error(tmp_path, capsys):
     code, out = conformance("torch", ONE, tmp_path, capsys, "--variant", "bogus")
     assert code == USAGE
-    assert "valid: default, foreach, forloop, fused" in error_line(out, "--variant bogus")
+    valid = "valid: capturable, compile, default, differentiable, foreach, forloop, fused, all"
+    assert valid in error_line(out, "--variant bogus")
 
 
 def test_bad_check_timeout_is_a_usage_error(tmp_path, capsys):

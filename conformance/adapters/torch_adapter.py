@@ -68,6 +68,9 @@ OPT_IN = ("differentiable", "compile", "capturable")
 # sparse gradients are not supported by inductor, Muon's step has no compiled path in torch 2.13
 # (its orthogonalization runs a Python loop over the params).
 UNCOMPILED = {"LBFGS", "SparseAdam", "Muon"}
+# Recompilations of one frame a compiled run allows (dynamo's default, 8, is below the 16 param shapes of a
+# kernel-size case; see ``compiled_step``): four times the most shapes a catalogue case has.
+RECOMPILE_LIMIT = 64
 
 
 def torch_dtype(dtype: str, complex_: bool) -> Any:
@@ -230,7 +233,10 @@ def compiled_step(optimizer: Any) -> Any:
     check labelled ``compile`` would pass without having compiled anything. So each run resets dynamo's
     caches (its graphs recompile once; inductor's on-disk cache makes a repeated graph cheap), and
     ``fail_on_recompile_limit_hit`` turns a run that still exceeds the limit into an error instead of an
-    uncompiled pass. An lr changed between steps does not recompile: dynamo does not specialize on floats
+    uncompiled pass. Within one run, a step whose graph breaks inside its per-param loop (Adamax) recompiles
+    the loop's frame for each param shape and rank the case has (the kernel-size cases: 16 params, 0-d to
+    2-D, strided): ``RECOMPILE_LIMIT`` allows that many and more. An lr changed between steps does not
+    recompile: dynamo does not specialize on floats
     (``specialize_float=False``, torch 2.13's default), so lr need not be made a tensor as the tutorial's
     scheduler example does (which would also change which kernels run)."""
     import torch._dynamo
@@ -243,7 +249,8 @@ def compiled_step(optimizer: Any) -> Any:
     compiled = torch.compile(step, fullgraph=False)
 
     def run(closure: Any = None) -> Any:
-        with torch._dynamo.config.patch(fail_on_recompile_limit_hit=True):
+        patch = {"fail_on_recompile_limit_hit": True, "recompile_limit": RECOMPILE_LIMIT}
+        with torch._dynamo.config.patch(**patch):
             return compiled(closure)
 
     return run
