@@ -41,6 +41,7 @@ def reference_defaults(name: str) -> dict[str, Any]:
     }
 
 
+@cache  # read for every check and every property example: a signature is read once per class
 def derived_lacks(name: str, cls: type) -> frozenset[str]:
     """The options of torch's ``name`` that ``cls``'s constructor does not take (none if it takes
     ``**kwargs``: it may take anything, so nothing can be said to be missing)."""
@@ -53,6 +54,7 @@ def derived_lacks(name: str, cls: type) -> frozenset[str]:
     return frozenset(k for k in reference_defaults(name) if k not in parameters)
 
 
+@cache
 def _signature_defaults(cls: type) -> dict[str, Any] | None:
     """``cls``'s constructor arguments and their defaults (``inspect.Parameter.empty`` where required);
     ``None`` where the signature cannot be read."""

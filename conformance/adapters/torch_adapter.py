@@ -314,13 +314,18 @@ class TorchAdapter(SwaMethods):
         declared = {**declared_for(self.module_name), **own}
         self.declared = {n: _declaration(d) for n, d in {**declared, **(declarations or {})}.items()}
 
-    def declarations(self) -> dict[str, ClassDeclaration]:
-        """Per class: the options its signature lacks, with what the module or the adapter declares."""
+    @functools.cached_property
+    def _declarations(self) -> dict[str, ClassDeclaration]:
         out = {}
         for name, cls in self.classes().items():
             derived = ClassDeclaration(lacks=derived_lacks(name, cls))
             out[name] = derived.merged(self.declared[name]) if name in self.declared else derived
         return out
+
+    def declarations(self) -> dict[str, ClassDeclaration]:
+        """Per class: the options its signature lacks, with what the module or the adapter declares (read
+        once: the module's classes and declarations do not change during a run)."""
+        return dict(self._declarations)
 
     def explicit(self, name: str) -> dict[str, Any]:
         """torch's defaults that class ``name`` has another default for, or none: passed explicitly
@@ -346,10 +351,17 @@ class TorchAdapter(SwaMethods):
             own = next(iter(_distribution_versions(self.module_name)), None)
         return f"torch {torch.__version__}" + (f", {self.module_name} {own}" if own else "")
 
-    def classes(self) -> dict[str, type]:
+    # The module's classes and functions are read once per adapter (a session): every check and every
+    # property example asks for them, and a module's attributes do not change during a run.
+
+    @functools.cached_property
+    def _classes(self) -> dict[str, type]:
         return {
             n: getattr(self.module, n) for n in OPTIMIZERS if inspect.isclass(getattr(self.module, n, None))
         }
+
+    def classes(self) -> dict[str, type]:
+        return dict(self._classes)
 
     def missing(self) -> list[str]:
         """torch.optim classes this module lacks (they are skipped and listed)."""
@@ -359,6 +371,10 @@ class TorchAdapter(SwaMethods):
         """The module's schedulers: its classes with torch's scheduler names and those of its
         ``lr_scheduler`` attribute (as ``torch.optim`` has it); where both have one, the candidate's own
         class beats torch's (see the module docstring)."""
+        return dict(self._scheduler_classes)
+
+    @functools.cached_property
+    def _scheduler_classes(self) -> dict[str, type]:
         sources = [self.module]
         if inspect.ismodule(getattr(self.module, "lr_scheduler", None)):
             sources.append(self.module.lr_scheduler)
@@ -372,6 +388,10 @@ class TorchAdapter(SwaMethods):
     def swa_functions(self) -> dict[str, Any]:
         """The module's swa_utils: its own classes and functions with torch's swa_utils names and those of its
         ``swa_utils`` attribute (as ``torch.optim`` has it); the candidate's own beat torch's, as above."""
+        return dict(self._swa_functions)
+
+    @functools.cached_property
+    def _swa_functions(self) -> dict[str, Any]:
         sources = [self.module]
         if inspect.ismodule(getattr(self.module, "swa_utils", None)):
             sources.append(self.module.swa_utils)

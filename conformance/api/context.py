@@ -80,8 +80,12 @@ def _error(error: tuple[type, str]) -> str:
 class ApiContext:
     """One API check's view of the run (see the module docstring)."""
 
-    def __init__(self, session: Any, case: ApiCase, nodeid: str, doc: str) -> None:
+    def __init__(
+        self, session: Any, case: ApiCase, nodeid: str, doc: str, record: dict[str, Any] | None = None
+    ) -> None:
         self.session, self.case, self.nodeid = session, case, nodeid
+        # The check's record in results.json: a check may add what the report shows (``spec_note``).
+        self.record = {} if record is None else record
         self.doc = " ".join((doc or "").split())
         self.adapter = session.adapter
         self.name = case.optimizer

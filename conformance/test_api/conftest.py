@@ -52,5 +52,7 @@ def api_case(request: pytest.FixtureRequest) -> ApiCase:
 @pytest.fixture
 def api(request: pytest.FixtureRequest, api_case: ApiCase) -> ApiContext:
     """The check's context; its record in results.json names the optimizer (the report's matrix row)."""
-    request.node.stash.setdefault(RECORD, {})["optimizer"] = api_case.optimizer
-    return ApiContext(request.config.stash[SESSION], api_case, request.node.nodeid, request.function.__doc__)
+    record = request.node.stash.setdefault(RECORD, {})
+    record["optimizer"] = api_case.optimizer
+    session = request.config.stash[SESSION]
+    return ApiContext(session, api_case, request.node.nodeid, request.function.__doc__, record)

@@ -6,9 +6,13 @@ Part of the API checks; see ``conformance/test_api/conftest.py`` for ids and ski
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+import refimpl.documented
 import refimpl.optim
+from conformance import spec_notes
 from conformance.api import compare, derive
 from conformance.api import torch_side as ts
 from conformance.api.cases import TORCH_API, ApiCase, check, steps_on_gradients, trains_a_model
@@ -42,15 +46,37 @@ def test_param_group_keys(api: ApiContext) -> None:
 
 @check(needs=TORCH_API)
 def test_defaults(api: ApiContext) -> None:
-    """optimizer.defaults holds the reference's defaults, with the constructor's arguments in place (torch's
-    defaults the class has others for are not passed here: this check names the difference)."""
-    hyper = {**api.required, **SETUPS[api.name].without(api.declared.lacks).hyper}
+    """optimizer.defaults holds the reference's defaults: built with nothing but what the class requires
+    (every default compared: the other checks pass torch's defaults where a class has others, so this check
+    alone names such a difference), and with the constructor's arguments in place. A class whose defaults
+    are those torch's documentation gives instead of its code is told so (``conformance/spec_notes.toml``)."""
     param = api.setup.initial()[0]
-    api.script.add(f"opt = {api.name}([p], **{hyper!r})")
-    opt = api.cls([ts.tensor(api, param, requires_grad=True)], **hyper)
-    ref = getattr(refimpl.optim, api.name)([param.copy()], **hyper)
-    problems = compare.mapping("defaults", ts.to_numpy(opt.defaults), ref.defaults, lacks=api.declared.lacks)
+    problems: list[str] = []
+    for hyper in ({**api.required}, {**api.required, **SETUPS[api.name].without(api.declared.lacks).hyper}):
+        api.script.add(f"opt = {api.name}([p], **{hyper!r}); opt.defaults")
+        opt = api.cls([ts.tensor(api, param, requires_grad=True)], **hyper)
+        defaults = ts.to_numpy(opt.defaults)
+        ref = getattr(refimpl.optim, api.name)([param.copy()], **hyper)
+        found = compare.mapping("defaults", defaults, ref.defaults, lacks=api.declared.lacks)
+        problems += [p for p in found if p not in problems]
+        for note in _documented_defaults(api, defaults, param, hyper) if found else ():
+            api.record["spec_note"] = note.id
+            problems.append(note.message())
     api.expect(problems, "defaults differ")
+
+
+def _documented_defaults(
+    api: ApiContext, defaults: dict[str, Any], param: np.ndarray, hyper: dict[str, Any]
+) -> list[spec_notes.SpecNote]:
+    """The spec notes of this class whose documented variant has exactly the candidate's defaults."""
+    out = []
+    for note in spec_notes.load():
+        if note.subject != api.name or note.variant is None:
+            continue
+        documented = getattr(refimpl.documented, note.variant)([param.copy()], **hyper)
+        if not compare.mapping("defaults", defaults, documented.defaults, lacks=api.declared.lacks):
+            out.append(note)
+    return out
 
 
 @check(per_variant=True, applies=steps_on_gradients)
