@@ -6,4 +6,7 @@ import torch
 
 from mutants.kernels import CountsSkippedSteps, kernel_mutant
 
+# The GradScaler checks are API checks; no property example skips an iteration.
+CAUGHT_BY = "api"
+
 Adam = kernel_mutant(torch.optim.Adam, CountsSkippedSteps, ("fused",))
