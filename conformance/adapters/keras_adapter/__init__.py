@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from conformance.adapters.base import Capabilities, ClassDeclaration, NotSupported
-from conformance.adapters.jax_support import DTYPES, cast, import_jax, versions
+from conformance.adapters.base import Capabilities, NotSupported
+from conformance.adapters.jax_support import JaxAdapter, cast, import_jax
 from conformance.adapters.keras_adapter.optimizers import (
     LACKS,
     PORTED,
@@ -178,58 +178,32 @@ class KerasRun:
             index += len(variables)
 
 
-class KerasAdapter:
+class KerasAdapter(JaxAdapter):
     name = "keras"
+    dists = ("keras", "jax", "jaxlib")
 
     def __init__(self) -> None:
         self.keras = import_keras()
 
     def version(self) -> str:
-        return versions("keras", "jax", "jaxlib") + f" (backend {self.keras.backend.backend()})"
+        return super().version() + f" (backend {self.keras.backend.backend()})"
 
     def capabilities(self) -> Capabilities:
         from conformance.adapters.keras_adapter.schedules import SCHEDULERS
 
-        declarations = {
-            name: ClassDeclaration(
-                lacks=LACKS.get(name, frozenset()),
-                state_keys={k: k for k in STATE_KEYS[name]},
-                scalar_dtype="float32",
-                validates=False,
-            )
-            for name in PORTED
-        }
-        return Capabilities(
-            optimizers=frozenset(PORTED),
-            schedulers=frozenset(SCHEDULERS),
-            dtypes=frozenset(DTYPES),
-            variants={"cpu": ("default",)},
-            features=frozenset({"state_dict"}),
-            declarations=declarations,
+        # Keras keeps its hyperparameters as float32 variables: tolerances derive from that (issue 12).
+        ported, features = frozenset(PORTED), frozenset({"state_dict"})
+        return self.declared(
+            ported, frozenset(SCHEDULERS), LACKS, STATE_KEYS, features, scalar_dtype="float32"
         )
 
-    def make_optimizer(
-        self,
-        name: str,
-        groups: list[dict[str, Any]],
-        hyper: dict[str, Any],
-        *,
-        dtype: str,
-        device: str,
-        variant: str,
+    def optimizer_run(
+        self, name: str, groups: list[dict[str, Any]], hyper: dict[str, Any], dtype: str
     ) -> KerasRun:
-        if dtype not in DTYPES:
-            raise NotSupported(f"the Keras adapter runs float64 and float32, not {dtype}")
         return KerasRun(name, groups, hyper, dtype)
 
-    def make_scheduler(
-        self,
-        specs: list[dict[str, Any]],
-        *,
-        optimizer: str,
-        groups: list[dict[str, Any]],
-        hyper: dict[str, Any],
-        device: str,
+    def scheduler_run(
+        self, specs: list[dict[str, Any]], optimizer: str, groups: list[dict[str, Any]], hyper: dict[str, Any]
     ) -> Any:
         from conformance.adapters.keras_adapter.schedules import KerasSchedulerRun
 

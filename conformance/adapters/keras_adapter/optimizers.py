@@ -32,6 +32,8 @@ from typing import Any
 
 import refimpl.optim
 from conformance.adapters.base import NotSupported
+from conformance.adapters.jax_support import LACKS as JAX_LACKS
+from conformance.adapters.jax_support import TORCH_STATE_KEYS
 
 
 @dataclass(frozen=True)
@@ -130,20 +132,13 @@ def keras_port(name: str, options: dict[str, Any]) -> KerasPort:
 
 
 PORTED = ("SGD", "Adam", "AdamW", "Adamax", "NAdam", "RMSprop", "Adagrad", "Adadelta")
-# Options Keras has no counterpart for at all (a check setting one is "not supported: <option>"); coupled
-# weight decay is refused where it is asked for (Adam's decoupled one is Keras' weight_decay).
-LACKS = {
-    "SGD": frozenset({"dampening"}),
-    "Adagrad": frozenset({"lr_decay"}),
-    "NAdam": frozenset({"momentum_decay"}),
-}
+# Options Keras has no counterpart for at all (a check setting one is "not supported: <option>"): those
+# optax lacks too (jax_support.LACKS); coupled weight decay is refused where it is asked for (Adam's
+# decoupled one is Keras' weight_decay).
+LACKS = JAX_LACKS
+# torch's state entries the ports keep (jax_support.TORCH_STATE_KEYS), and NAdam's mu_product, which Keras
+# keeps as its momentum-schedule product.
 STATE_KEYS = {
-    "SGD": ("momentum_buffer",),
-    "Adam": ("step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
-    "AdamW": ("step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
-    "Adamax": ("step", "exp_avg", "exp_inf"),
-    "NAdam": ("step", "exp_avg", "exp_avg_sq", "mu_product"),
-    "RMSprop": ("step", "square_avg", "grad_avg", "momentum_buffer"),
-    "Adagrad": ("step", "sum"),
-    "Adadelta": ("step", "square_avg", "acc_delta"),
+    **{name: TORCH_STATE_KEYS[name] for name in PORTED},
+    "NAdam": (*TORCH_STATE_KEYS["NAdam"], "mu_product"),
 }

@@ -32,18 +32,11 @@ from typing import Any
 import numpy as np
 
 from conformance.adapters.base import NotSupported
+from conformance.adapters.jax_support import CLOSED_FORM_SCHEDULERS
 from conformance.adapters.keras_adapter.optimizers import keras_port
 
-SCHEDULERS = (
-    "StepLR",
-    "ExponentialLR",
-    "MultiStepLR",
-    "ConstantLR",
-    "LinearLR",
-    "PolynomialLR",
-    "CosineAnnealingLR",
-    "CosineAnnealingWarmRestarts",
-)
+# The closed forms Keras ships for torch's schedulers: those optax has too.
+SCHEDULERS = CLOSED_FORM_SCHEDULERS
 
 
 def schedule(keras: Any, spec: dict[str, Any], lr: float) -> Any:
