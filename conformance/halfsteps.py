@@ -69,6 +69,7 @@ def run_half_steps(adapter: Any, case: Any, dtype: str, device: str, variant: st
         name, case.groups(grid(case.initial())), case.hyper, dtype=dtype, device=device, variant=variant
     )
     closure = _objective_closure(case) if case.meta["objective"] else None
+    # ULPs of the storage dtype per step, measured over the catalogue with margin (derived in lowprec.py)
     tol = lowprec.TOLERANCE_ULPS
     d, worst_at = Divergence(), ""
     for t in range(case.meta["steps"]):

@@ -106,6 +106,7 @@ class ApiContext:
         # longest API run (both derived in conformance.tolerances).
         # A [[tolerance]] entry of the candidate's known-deviations file selecting this check wins.
         override = tolerance_of(session, nodeid.rpartition("::")[2], case)
+        # (the order of precedence: the deviation file, then the setup's own derived value, then the default)
         self.rtol = (
             override.get(f"{self.dtype}:api")
             or override.get(self.dtype)

@@ -193,6 +193,7 @@ class ScaledRuns:
             return
         got = ts.params_of(self.optimizer)
         headline = "the scaled run departs from the same optimizer never given the skipped iterations"
+        # the same operations on the same values: bitwise on CPU (resume_rtol, derived in api/context.py)
         ctx.expect_params(got, ts.params_of(self.plain), headline, when, rtol=ctx.resume_rtol)
         ctx.expect_params(got, ts.params_of(self.reference), "the scaled run is not the reference's", when)
 

@@ -152,6 +152,8 @@ def _plateau(k: dict[str, Any], lr: float, group: int) -> Any:
     return reduce_on_plateau(
         factor=k.get("factor", 0.1),
         patience=k.get("patience", 10),
+        # Not tolerances: torch's threshold mapped to optax's (threshold_mode "rel" is optax's rtol,
+        # "abs" its atol).
         rtol=threshold if rel else 0.0,
         atol=0.0 if rel else threshold,
         cooldown=k.get("cooldown", 0),
