@@ -39,21 +39,31 @@ def _rounded_groups(groups: list[dict[str, Any]], dtype: str) -> list[dict[str, 
     return [{k: lowprec.rounded_hyper(v, dtype) for k, v in g.items()} for g in groups]
 
 
+def unmodelled(meta: dict[str, Any], dtype: str, variant: str) -> str | None:
+    """Why the half-precision model does not cover a case (``meta``: its optimizer, params' dtype and gradient
+    pattern) run by ``variant``, or None. Every half-precision check uses it: the teacher-forced single
+    steps, the catalogue's trajectories and the property layer, so a variant is either held to the model
+    everywhere or reported "not supported" everywhere, with this reason."""
+    if variant not in lowprec.MODELLED:
+        return (
+            f"the {dtype} model is the fused kernels' arithmetic (float32, rounded on store); the op-by-op "
+            f"rounding of {variant} is not modelled (conformance/lowprec.py)"
+        )
+    if meta["optimizer"] in UNMODELLED:
+        return f"the {dtype} model: {UNMODELLED[meta['optimizer']]}"
+    if meta["dtype"].startswith("complex"):
+        return f"the {dtype} model is for real params"
+    if (meta.get("gradients") or {}).get("pattern") == "sparse":
+        return f"the {dtype} model is for dense gradients"
+    return None
+
+
 def run_half_steps(adapter: Any, case: Any, dtype: str, device: str, variant: str) -> Any:
     from conformance.runner import CandidateError, CheckResult, _call, _objective_closure, _params
 
     name = case.meta["optimizer"]
-    if variant not in lowprec.MODELLED:
-        raise NotSupported(
-            f"the {dtype} model is the fused kernels' arithmetic (float32, rounded on store); the op-by-op "
-            f"rounding of {variant} is not modelled (conformance/lowprec.py)"
-        )
-    if name in UNMODELLED:
-        raise NotSupported(f"the {dtype} model: {UNMODELLED[name]}")
-    if case.meta["dtype"].startswith("complex"):
-        raise NotSupported(f"the {dtype} model is for real params")
-    if (case.meta.get("gradients") or {}).get("pattern") == "sparse":
-        raise NotSupported(f"the {dtype} model is for dense gradients")
+    if reason := unmodelled(case.meta, dtype, variant):
+        raise NotSupported(reason)
     if "state_dict" not in adapter.capabilities().features:
         raise NotSupported("teacher forcing reads the candidate's optimizer state")
     require_decidable(case, dtype)

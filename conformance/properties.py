@@ -21,9 +21,12 @@ from typing import Any
 import numpy as np
 
 import refimpl.optim
+from conformance.adapters.base import NotSupported
 from conformance.catalogue.optim.lbfgs import MARGIN as LBFGS_FLOAT32_MARGIN
 from conformance.conditioning import well_conditioned
 from conformance.generate import build_groups, run_optim_case
+from conformance.halfsteps import require_decidable, run_half_steps, unmodelled
+from conformance.lowprec import HALF
 from conformance.repro import print_result
 from conformance.runner import CandidateError, CheckResult, LoadedCase, run_trajectory
 from conformance.strategies.arrays import INPUT_DTYPES
@@ -138,7 +141,22 @@ def check(
     variant: str,
     tolerance: dict[str, float] | None = None,
 ) -> CheckResult:
-    """The trajectory check of one example (``tolerance``: a per-dtype override from known deviations)."""
+    """The trajectory check of one example (``tolerance``: a per-dtype override from known deviations).
+
+    In bfloat16 and float16 the example is checked as the catalogue's half-precision single steps are
+    (``conformance.halfsteps``): every step teacher-forced from the candidate's own values against the
+    model of torch's fused kernels, in ULPs of the storage dtype. A float64 trajectory is no reference for
+    a half run over drawn examples: a moment that the half dtype cannot hold (float16's (1 - beta2) * g^2
+    below 2^-24 stores 0) sends a correct kernel's next steps far from it, where the model, rounding the
+    state as the kernel stores it, follows. ``tolerance`` (relative, per dtype) does not apply there."""
+    if dtype in HALF:
+        if reason := unmodelled(loaded.meta, dtype, variant):
+            raise Rejected(reason)
+        try:
+            require_decidable(loaded, dtype)
+        except NotSupported as e:  # values the dtype cannot hold: not a conformance question in it
+            raise Rejected(str(e)) from None
+        return run_half_steps(adapter, loaded, dtype, device, variant)
     if tolerance:
         loaded.meta["tolerance"] = {**loaded.meta.get("tolerance", {}), **tolerance}
     return run_trajectory(adapter, loaded, dtype, device, variant, running_scale=True)

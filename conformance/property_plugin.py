@@ -23,7 +23,9 @@ import pytest
 from conformance import properties, schedule_properties, swa_properties
 from conformance.adapters.base import NotSupported
 from conformance.declarations import declaration
+from conformance.halfsteps import unmodelled
 from conformance.known_deviations import explained_options
+from conformance.lowprec import HALF
 from conformance.options import checks
 from conformance.plugin import (
     RECORD,
@@ -102,6 +104,8 @@ def optimizer_params(session: Session) -> list[Param]:
                 if not covers(session.adapter, None, variant):
                     continue
                 reason = _unsupported(session, capabilities, _meta(name), dtype, variant, offered)
+                if reason is None and dtype in HALF and (why := unmodelled(_meta(name), dtype, variant)):
+                    reason = f"not supported: {why}"  # as the catalogue's half-precision checks say it
                 out.append(Param(name, dtype, session.device, variant, _or_no_hypothesis(reason)))
     return out
 
