@@ -21,8 +21,13 @@ UNMODELLED = {
 }
 
 
+class Undecidable(NotSupported):
+    """The case cannot be decided in the half dtype (values outside its range, a reference step that cannot
+    be computed in float32): "not supported" in the catalogue, a rejected example in the property layer."""
+
+
 def require_decidable(case: Any, dtype: str) -> None:
-    """NotSupported for a case whose hyperparameters or stored gradients leave ``dtype``'s range."""
+    """Undecidable for a case whose hyperparameters or stored gradients leave ``dtype``'s range."""
     if case.meta["objective"]:  # the objective's gradients at the initial params
         from conformance.runner import _objective_closure
 
@@ -32,7 +37,25 @@ def require_decidable(case: Any, dtype: str) -> None:
         gradients = [g for t in steps for g in case.gradients(t) if isinstance(g, np.ndarray)]
     overrides = {k: v for g in case.meta["groups"] for k, v in g["overrides"].items()}
     if reason := lowprec.out_of_range({**case.hyper, **overrides}, gradients, dtype):
-        raise NotSupported(f"not decidable in {dtype}: {reason}")
+        raise Undecidable(f"not decidable in {dtype}: {reason}")
+
+
+def _stepped(models: list[Any], grads: list[Any], dtype: str, t: int) -> list[Any]:
+    """The models that could take step ``t + 1``: the first (the hyperparameters as given) must, else the
+    step cannot be computed in float32 and the case is undecidable; the second (rounded to ``dtype``) is
+    dropped where rounding made it meaningless (a beta rounded to 1: a bias correction of 0)."""
+    out = []
+    for i, model in enumerate(models):
+        try:
+            with np.errstate(all="ignore"):
+                model.step(grads)
+        except (ArithmeticError, ValueError) as e:
+            if i == 0:
+                why = f"{type(e).__name__}: {e}"
+                raise Undecidable(f"the reference's float32 step {t + 1} raised {why}") from e
+            continue
+        out.append(model)
+    return out
 
 
 def _rounded_groups(groups: list[dict[str, Any]], dtype: str) -> list[dict[str, Any]]:
@@ -81,7 +104,7 @@ def run_half_steps(adapter: Any, case: Any, dtype: str, device: str, variant: st
     closure = _objective_closure(case) if case.meta["objective"] else None
     # ULPs of the storage dtype per step, measured over the catalogue with margin (derived in lowprec.py)
     tol = lowprec.TOLERANCE_ULPS
-    d, worst_at = Divergence(), ""
+    d, worst_at, matched_non_finite = Divergence(), "", False
     for t in range(case.meta["steps"]):
         for group, key, value in case.changes(t):
             _call(f"setting param_groups[{group}][{key!r}]", run.set_hyperparameter, group, key, value)
@@ -104,8 +127,7 @@ def run_half_steps(adapter: Any, case: Any, dtype: str, device: str, variant: st
         grads = closure(before)[1] if closure else case.gradients(t)
         grads = grid(grads)
         _call(f"step {t + 1}", run.step, grads)
-        for model in models:
-            model.step(grads)
+        models = _stepped(models, grads, dtype, t)
         after = _params(run, case, f"after step {t + 1}")
         state = _call(f"reading the state after step {t + 1}", run.state_dict)["state"]
         entries = [
@@ -132,8 +154,13 @@ def run_half_steps(adapter: Any, case: Any, dtype: str, device: str, variant: st
                     f"expected {np.shape(expected[0])}"
                 )
             error = lowprec.ulps(mine, expected, old, storage)
+            # A non-finite value no model has is an unbounded error; one a model has is that model's step
+            # (float16 Adagrad's vectorised loop rounds eps = 1e-10 to 0: a zero accumulator gives 0/0).
             if not np.all(np.isfinite(mine)):
-                d.non_finite = True
+                if error == np.inf:
+                    d.non_finite = True
+                else:
+                    matched_non_finite = True
             d.step_rel[t] = max(d.step_rel[t], error)
             if error > d.max_ulp:
                 d.max_ulp, d.worst_step, worst_at = error, t + 1, f"{label} ({storage})"
@@ -148,6 +175,11 @@ def run_half_steps(adapter: Any, case: Any, dtype: str, device: str, variant: st
         f"in float32 rounded to {dtype} (conformance/lowprec.py); worst: {d.max_ulp:.3g} ULPs in {worst_at} "
         f"after step {d.worst_step} (tolerance {tol:g} ULPs for {variant})"
     ]
+    if matched_non_finite:
+        details.append(
+            f"non-finite values where the reference's step with the hyperparameters rounded to {dtype} has "
+            "the same ones (a hyperparameter such as eps that the dtype rounds to 0)"
+        )
     steps = case.meta["steps"]
     return CheckResult(
         d.first_bad_step is None and not d.non_finite,

@@ -86,3 +86,33 @@ def test_torch_passes_a_half_dtype_run(tmp_path, capsys):
     assert code == 0 and " failed" not in out, out[-3000:]
     assert "op-by-op rounding of forloop is not modelled" in out, out[-3000:]
     assert "passed" in out and "xfailed" in out, out[-3000:]
+
+
+def _half_property(optimizer, hyper, params, grads, dtype):
+    """The property layer's half-precision check of one example on torch's fused variant."""
+    from conformance import properties
+    from conformance.adapters import resolve
+    from conformance.strategies.optimizers import OptimizerExample
+
+    example = OptimizerExample(optimizer, hyper, (len(params),), ({},), tuple(params), tuple(grads))
+    loaded = properties.reference(example, dtype)
+    return properties.check(resolve("torch"), loaded, dtype, "cpu", "fused")
+
+
+def test_a_non_finite_value_the_rounded_model_has_is_torchs_step():
+    """torch's fused float16 Adagrad converts eps (1e-10) to float16 in its vectorised loop: 0, so a zero
+    accumulator gives 0/0 = NaN from the 16th element on (the scalar remainder computes in float32: 0). That
+    is the model with the hyperparameters rounded to float16 (a kernel may convert its scalars): a pass,
+    with a note; a NaN no model has would be an unbounded error (``lowprec.ulps``)."""
+    zeros = np.zeros(16)
+    result = _half_property("Adagrad", {}, [zeros], [(zeros,)], "float16")
+    assert result.passed and not result.divergence.non_finite, result.details
+    assert any("non-finite values where" in line for line in result.details), result.details
+
+
+def test_a_hyperparameter_rounded_to_one_leaves_the_model_as_given():
+    """betas[0] = 0.998046875 is 1.0 in bfloat16: the rounded model's bias correction is 0 (it cannot step)
+    and is dropped; the model with the hyperparameters as given decides."""
+    ones = np.ones(3)
+    result = _half_property("Adam", {"betas": (0.998046875, 0.999)}, [ones], [(ones,)], "bfloat16")
+    assert result.passed, result.details
