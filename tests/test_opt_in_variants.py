@@ -30,9 +30,13 @@ def test_variant_all_adds_them(tmp_path, capsys):
     ids = collected(tmp_path, capsys, "--variant", "all")
     for variant in ("forloop", "foreach", "fused", *OPT_IN):
         assert any(i.endswith(f"-{variant}]") for i in ids), variant
-    # compile covers the kernel-size cases of the catalogue alone (seconds of compilation per optimizer)
+    # compile covers the kernel-size cases of the catalogue alone (seconds of compilation per optimizer),
+    # and the API checks and the property layer in full
     compiled = [i for i in ids if i.endswith("-compile]")]
-    assert compiled and all("-kernel-" in i for i in compiled), compiled
+    catalogue = [i for i in compiled if "::test_trajectory[" in i or "::test_single_step[" in i]
+    assert catalogue and all("-kernel-" in i for i in catalogue), catalogue
+    assert any("test_api/" in i for i in compiled)
+    assert any("::test_optimizer_property[" in i for i in compiled)
 
 
 def test_capturable_on_cpu_is_not_supported_with_its_reason(tmp_path, capsys):

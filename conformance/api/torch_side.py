@@ -17,7 +17,7 @@ import numpy as np
 
 import refimpl.lr_scheduler
 import refimpl.optim
-from conformance.adapters.torch_adapter import VARIANT_FLAGS, to_numpy
+from conformance.adapters.torch_adapter import VARIANT_FLAGS, compile_steps, to_numpy
 from conformance.api.context import ApiContext
 from conformance.plugin import FILTERED_WARNINGS
 
@@ -46,8 +46,10 @@ def grad_tensor(ctx: ApiContext, grad: Any, like: Any) -> Any:
 
 
 def construct(ctx: ApiContext, groups: Any, hyper: dict[str, Any], variant: str = "") -> Any:
-    """``Class(groups, **hyper)`` of the candidate, with the variant's switch (none: the class default)."""
-    return ctx.cls(groups, **hyper, **VARIANT_FLAGS.get(variant, {}))
+    """``Class(groups, **hyper)`` of the candidate, with the variant's switch (none: the class default), and
+    for ``compile`` its step compiled."""
+    optimizer = ctx.cls(groups, **hyper, **VARIANT_FLAGS.get(variant, {}))
+    return compile_steps(optimizer) if variant == "compile" else optimizer
 
 
 def reference(ctx: ApiContext, groups: Any, hyper: dict[str, Any]) -> Any:
