@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from run_conformance import ROOT, conformance
+from run_conformance import ROOT, conformance, run_in_root
 
 pytest.importorskip("torch")
 pytest.importorskip("torch.distributed")
@@ -112,6 +112,20 @@ def test_fsdp_lists_what_it_cannot_shard(tmp_path, capsys):
     assert "aten._fused_sgd_" in api_reasons["SGD:forloop-to-fused"], api_reasons
     assert "aten._fused_adagrad_" in api_reasons["Adagrad:foreach-to-fused"], api_reasons
     assert len([c for c in api_reasons if c.startswith("Adafactor:")]) == 2, api_reasons
+
+
+def test_the_distributed_checks_named_for_one_process_are_not_supported(tmp_path, capsys):
+    """``pytest conformance/test_distributed.py --impl=torch``: the file is not collected in a run of the
+    whole folder for a candidate of one process; named on the command line, each check is "not supported"
+    with why, not an error."""
+    args = ["conformance/test_distributed.py", "--impl=torch", "-q", "-p", "no:cacheprovider"]
+    code = run_in_root([*args, "--report-dir", str(tmp_path / "report"), "-k", "sgd/ and float64"])
+    out = capsys.readouterr().out
+    assert code == 0, out[-3000:]
+    records = _records(tmp_path)
+    assert records and all(r["outcome"] == "unsupported" for r in records), out[-3000:]
+    why = "runs in one process; test_resume_resharded is for --impl=torch-zero, torch-fsdp"
+    assert any(why in r["unsupported"] for r in records), records[:3]
 
 
 @pytest.mark.parametrize(
