@@ -42,6 +42,8 @@ CHECKS = {
     **{name: check for name, (check, _) in SWA_CHECKS.items()},
     "test_resume_resharded": run_resharded,
 }
+# The checks of test_distributed.py: a distributed candidate's alone.
+DISTRIBUTED_CHECKS = frozenset({"test_resume_resharded"})
 # Checks of scheduler cases: lrs are Python floats whatever the params' dtype, so they run once per case and
 # device (``test_schedule[steplr/step_size3-gamma0.5-cpu]``), not per dtype and variant.
 SCHEDULE_CHECKS = frozenset({"test_schedule"})
@@ -333,6 +335,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         "state_dict" not in session.adapter.capabilities().features
     )
     name = metafunc.function.__name__
+    # test_distributed.py, named on the command line for a candidate of one process (not collected otherwise,
+    # ``pytest_ignore_collect``): each of its checks is not supported, with why.
+    one_process = name in DISTRIBUTED_CHECKS and not hasattr(session.adapter, "world_size")
+    why = f"not supported: {session.impl} runs in one process; {name} is for --impl=torch-zero, torch-fsdp"
     if name in SWA_CHECKS:
         found = _swa_params(session, name)
     else:
@@ -340,6 +346,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     for p in found:
         if stateless and not p.unsupported:
             p = replace(p, unsupported=f"not supported: {session.impl} cannot load optimizer state")
+        if one_process:
+            p = replace(p, unsupported=p.unsupported or why)
         marks = [pytest.mark.skip(reason=p.unsupported)] if p.unsupported else []
         params.append(pytest.param(p, id=p.id, marks=marks))
     metafunc.parametrize("conformance_param", params)

@@ -16,8 +16,9 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
-from run_conformance import ROOT, conformance
+from run_conformance import ROOT, conformance, run_in_root
 
 pytest.importorskip("torch")
 pytest.importorskip("torch.distributed")
@@ -113,6 +114,20 @@ def test_fsdp_lists_what_it_cannot_shard(tmp_path, capsys):
     assert len([c for c in api_reasons if c.startswith("Adafactor:")]) == 2, api_reasons
 
 
+def test_the_distributed_checks_named_for_one_process_are_not_supported(tmp_path, capsys):
+    """``pytest conformance/test_distributed.py --impl=torch``: the file is not collected in a run of the
+    whole folder for a candidate of one process; named on the command line, each check is "not supported"
+    with why, not an error."""
+    args = ["conformance/test_distributed.py", "--impl=torch", "-q", "-p", "no:cacheprovider"]
+    code = run_in_root([*args, "--report-dir", str(tmp_path / "report"), "-k", "sgd/ and float64"])
+    out = capsys.readouterr().out
+    assert code == 0, out[-3000:]
+    records = _records(tmp_path)
+    assert records and all(r["outcome"] == "unsupported" for r in records), out[-3000:]
+    why = "runs in one process; test_resume_resharded is for --impl=torch-zero, torch-fsdp"
+    assert any(why in r["unsupported"] for r in records), records[:3]
+
+
 @pytest.mark.parametrize(
     "impl, select",
     [
@@ -195,6 +210,66 @@ def test_a_rank_blocked_on_a_hung_peer_is_not_blamed(symptom):
     assert message is not None and message.startswith("rank 1 of 2 hung during step 3"), message
     own = _fault("step 3", {0: Reply(0, False, "RuntimeError: injected fault")}, {}, 2, 15.0)
     assert own is not None and own.startswith("rank 0 of 2 raised during step 3"), own
+
+
+@pytest.fixture
+def group_of_one():
+    """A gloo process group of this process alone (world size 1): the engines driven in process."""
+    import torch.distributed as dist
+
+    store = dist.TCPStore("127.0.0.1", 0, 1, is_master=True)
+    dist.init_process_group("gloo", store=store, rank=0, world_size=1)
+    try:
+        yield dist.group.WORLD
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.parametrize("engine", ["zero", "fsdp"])
+def test_a_loaded_state_dict_leaves_the_runs_kernel(engine, group_of_one):
+    """A sharded run of the foreach variant goes on in foreach after loading a state dict, whichever
+    variant saved it: a state dict's groups carry their own switches (a for-loop's foreach=False, the
+    reference's None), and the sharding wrappers get the variant among their arguments. Both engines once
+    let the loaded switch win: torch-zero's test_resume[ASGD-foreach] and [Adafactor-foreach] went on in
+    the for-loop after loading (None: torch's CPU default), which rounds differently (1e-16: the bitwise
+    resume failed), and torch-fsdp's single steps and cross-variant resumes ran another kernel than their
+    label, and passed."""
+    from conformance.adapters.distributed.engines import ENGINES, Spec
+    from conformance.adapters.torch_adapter import TorchAdapter
+
+    params = [np.linspace(-1.0, 1.0, 12).reshape(3, 4), np.linspace(0.5, 2.0, 5)]
+    hyper = {"t0": 1.0, "weight_decay": 0.1}
+
+    def grads(t: int) -> list[np.ndarray]:
+        return [np.cos(p * (t + 1)) for p in params]
+
+    def sharded(at: list[np.ndarray]) -> object:
+        spec = Spec(engine, None, "ASGD", [{"params": at}], {**hyper, "foreach": True}, "float64", 1)
+        return ENGINES[engine](spec, group_of_one)
+
+    def switches(run: object) -> list[object]:
+        stepping = run.optimizer.optim if engine == "zero" else run.optimizer  # ZeRO's rank-local one
+        return [g["foreach"] for g in stepping.param_groups]
+
+    forloop = TorchAdapter().make_optimizer(
+        "ASGD", [{"params": params}], hyper, dtype="float64", device="cpu", variant="forloop"
+    )
+    uninterrupted, loaded = sharded(params), sharded(params)
+    for t in range(3):
+        for run in (forloop, uninterrupted, loaded):
+            run.step(grads(t))
+    loaded.load_state_dict(forloop.state_dict())
+    loaded.step(grads(3))
+    assert switches(loaded) == [True], "a for-loop's state dict switched the run to the for-loop"
+    # the original symptom: the run's own state dict resumes bit for bit (foreach and for-loop ASGD differ)
+    resumed = sharded(uninterrupted.params())
+    resumed.load_state_dict(uninterrupted.state_dict())
+    for t in range(3, 6):
+        uninterrupted.step(grads(t))
+        resumed.step(grads(t))
+        for got, want in zip(resumed.params(), uninterrupted.params(), strict=True):
+            assert np.array_equal(got, want), f"the resumed run departs after step {t + 1}"
+    assert switches(resumed) == [True]
 
 
 def test_a_deviation_file_inherits_torchs_and_lists_only_its_own_unused(tmp_path):

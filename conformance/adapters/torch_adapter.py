@@ -23,11 +23,13 @@ the third-party libraries the suite ships reports of, ``conformance.adapters.dro
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import inspect
 import shutil
 import types
+from collections.abc import Iterator
 from importlib.metadata import packages_distributions, version
 from typing import Any
 
@@ -171,7 +173,6 @@ class TorchOptimizerRun:
         return to_numpy(self.optimizer.state_dict())
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        built = [{k: g[k] for k in SWITCHES if k in g} for g in self.optimizer.param_groups]
         converted = self._to_torch({k: v for k, v in state_dict.items() if k != "param_groups"})
         # A group's values go back as they came: torch's are Python values, and a 0-d array there was a
         # tensor (optimi keeps its step count as an int32 tensor in the group), never an int to restore.
@@ -180,10 +181,20 @@ class TorchOptimizerRun:
                 {k: self._tensor_of(v) if k != "params" else v for k, v in group.items()}
                 for group in state_dict["param_groups"]
             ]
-        self.optimizer.load_state_dict(converted)
+        with self.switches_kept():
+            self.optimizer.load_state_dict(converted)
+
+    @contextlib.contextmanager
+    def switches_kept(self) -> Iterator[None]:
+        """Loading a state dict (inside the block) takes the saved groups' values, kernel switches included:
+        the saved groups' switches go, whichever variant saved them (a fused=True left by a fused optimizer's
+        state, the reference's foreach=None, which torch resolves to the for-loop on CPU), and the run's
+        own, as constructed, stay. Otherwise a check labelled foreach would go on in another kernel after
+        loading, and pass or fail for that kernel. The switches are read from the groups, not from the
+        run's ``flags``: a wrapper (ZeRO, FSDP2) passes the variant among the constructor's arguments."""
+        built = [{k: g[k] for k in SWITCHES if k in g} for g in self.optimizer.param_groups]
+        yield
         for group, switches in zip(self.optimizer.param_groups, built, strict=True):
-            # The saved groups' switches go, whichever variant saved them (a fused=True left by a fused
-            # optimizer's state would win over this run's foreach=True): the run's own, as constructed, stay.
             group.update(switches)
 
     def _tensor_of(self, value: Any) -> Any:

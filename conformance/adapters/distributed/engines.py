@@ -153,7 +153,8 @@ class FsdpRun(TorchOptimizerRun):
                 {**g, "params": [f"params.{i}" for i in g["params"]]} for g in named["param_groups"]
             ],
         }
-        self.set_state(self.module, self.optimizer, optim_state_dict=named, options=self.options)
+        with self.switches_kept():
+            self.set_state(self.module, self.optimizer, optim_state_dict=named, options=self.options)
 
 
 def shard_rows(rows: int, ranks: int, rank: int) -> tuple[int, int]:
