@@ -82,7 +82,7 @@ def unmodelled(meta: dict[str, Any], dtype: str, variant: str) -> str | None:
 
 
 def run_half_steps(adapter: Any, case: Any, dtype: str, device: str, variant: str) -> Any:
-    from conformance.runner import CandidateError, CheckResult, _call, _objective_closure, _params
+    from conformance.runner import CandidateError, CheckResult, _call, _objective_closure, _params, _resumed
 
     name = case.meta["optimizer"]
     if reason := unmodelled(case.meta, dtype, variant):
@@ -105,11 +105,14 @@ def run_half_steps(adapter: Any, case: Any, dtype: str, device: str, variant: st
     # ULPs of the storage dtype per step, measured over the catalogue with margin (derived in lowprec.py)
     tol = lowprec.TOLERANCE_ULPS
     d, worst_at, matched_non_finite = Divergence(), "", False
+    carried = None  # the state before a resume, which the next step must start from
     for t in range(case.meta["steps"]):
         for group, key, value in case.changes(t):
             _call(f"setting param_groups[{group}][{key!r}]", run.set_hyperparameter, group, key, value)
         before = _params(run, case, f"before step {t + 1}")
         saved = _call(f"reading the state before step {t + 1}", run.state_dict)
+        if carried is not None:  # resumed: the model steps from the state saved, as the uninterrupted run
+            saved, carried = {**saved, "state": carried}, None
         # Two models of the step: the hyperparameters as given, and rounded to the storage dtype (kernels that
         # convert their scalar arguments to it); an element may match either.
         models = []
@@ -170,6 +173,8 @@ def run_half_steps(adapter: Any, case: Any, dtype: str, device: str, variant: st
             )
             if error > tol and d.first_bad_step is None:
                 d.first_bad_step = t + 1
+        if t + 1 == case.meta.get("reload_at"):  # torch's resume recipe, as the trajectory check runs it
+            run, carried = _resumed(adapter, run, case, t + 1, dtype, device, variant), state
     details = [
         f"teacher-forced from its own {dtype} params and state at every step, against the reference's step "
         f"in float32 rounded to {dtype} (conformance/lowprec.py); worst: {d.max_ulp:.3g} ULPs in {worst_at} "

@@ -88,15 +88,28 @@ def test_torch_passes_a_half_dtype_run(tmp_path, capsys):
     assert "passed" in out and "xfailed" in out, out[-3000:]
 
 
-def _half_property(optimizer, hyper, params, grads, dtype):
-    """The property layer's half-precision check of one example on torch's fused variant."""
+def _half_property(optimizer, hyper, params, grads, dtype, impl="torch", reload_at=None):
+    """The property layer's half-precision check of one example on ``impl``'s fused variant."""
     from conformance import properties
     from conformance.adapters import resolve
     from conformance.strategies.optimizers import OptimizerExample
 
-    example = OptimizerExample(optimizer, hyper, (len(params),), ({},), tuple(params), tuple(grads))
+    groups = (len(params),), ({},)
+    example = OptimizerExample(optimizer, hyper, *groups, tuple(params), tuple(grads), reload_at=reload_at)
     loaded = properties.reference(example, dtype)
-    return properties.check(resolve("torch"), loaded, dtype, "cpu", "fused")
+    return properties.check(resolve(impl), loaded, dtype, "cpu", "fused")
+
+
+@pytest.mark.parametrize("dtype", lowprec.HALF)
+def test_a_resume_that_loses_the_state_fails_the_half_check(dtype):
+    """Teacher forcing follows the candidate's own state, so after a resume the model steps from the state
+    saved before it: a load_state_dict that drops the moments fails (torch's passes)."""
+    ones = np.ones(3)
+    args = ("Adam", {"lr": 0.1}, [ones], [(ones,)] * 3, dtype)
+    assert _half_property(*args, reload_at=1).passed
+    mutant = "torch:mutants.adam_load_state_dict_drops_state"
+    result = _half_property(*args, impl=mutant, reload_at=1)
+    assert not result.passed and result.divergence.first_bad_step == 2, result.details
 
 
 def test_a_non_finite_value_the_rounded_model_has_is_torchs_step():
