@@ -337,7 +337,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     name = metafunc.function.__name__
     # test_distributed.py, named on the command line for a candidate of one process (not collected otherwise,
     # ``pytest_ignore_collect``): each of its checks is not supported, with why.
-    one_process = name in DISTRIBUTED_CHECKS and not hasattr(session.adapter, "world_size")
+    one_process = name in DISTRIBUTED_CHECKS and not distributed(session.adapter)
     why = f"not supported: {session.impl} runs in one process; {name} is for --impl=torch-zero, torch-fsdp"
     if name in SWA_CHECKS:
         found = _swa_params(session, name)
@@ -671,11 +671,18 @@ def command_line(config: pytest.Config) -> str:
     script that ran: reports travel between machines."""
     program = "python -m pytest" if Path(sys.argv[0]).name == "__main__.py" else "pytest"
     return shlex.join([*program.split(), *config.invocation_params.args])
+
+
+def distributed(adapter: Any) -> bool:
+    """Whether the candidate runs over ranks (it has a ``world_size``): test_distributed.py is for it."""
+    return hasattr(adapter, "world_size")
+
+
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
     """``test_distributed.py`` only for a distributed candidate (one with a ``world_size``)."""
     session = config.stash.get(SESSION, None)
     if collection_path.name == "test_distributed.py" and session is not None:
-        return True if not hasattr(session.adapter, "world_size") else None
+        return True if not distributed(session.adapter) else None
     return None
 
 
